@@ -1,0 +1,244 @@
+using System.Collections.Concurrent;
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
+
+namespace GpuNet;
+
+/// <summary>The kind of backend a <see cref="Device"/> runs its ops on.</summary>
+public enum DeviceKind
+{
+    /// <summary>An NVIDIA GPU through ILGPU's CUDA accelerator; ops run as ILGPU kernels.</summary>
+    Cuda,
+    /// <summary>An OpenCL GPU through ILGPU's OpenCL accelerator; ops run as ILGPU kernels.</summary>
+    OpenCL,
+    /// <summary>The host engine: SIMD C# on the CPU over buffers owned by ILGPU's CPU accelerator.</summary>
+    Cpu,
+    /// <summary>ILGPU's CPU accelerator running the GPU kernels in simulation (slow; for testing kernels).</summary>
+    IlgpuCpu,
+}
+
+/// <summary>Options for <see cref="Device.Open(string, DeviceOptions?)"/>.</summary>
+public sealed record DeviceOptions
+{
+    /// <summary>
+    /// Threads per group for one-dimensional kernels. Null picks
+    /// <c>min(Accelerator.MaxNumThreadsPerGroup, 256)</c>. Results never depend on it; tests vary it to show that.
+    /// </summary>
+    public int? GroupSize { get; init; }
+}
+
+/// <summary>One line of <see cref="Device.List"/>: what a backend on this machine offers.</summary>
+/// <param name="Spec">The string that opens it with <see cref="Device.Open(string, DeviceOptions?)"/>.</param>
+/// <param name="Kind">The backend.</param>
+/// <param name="Name">The device's own name.</param>
+/// <param name="MemoryBytes">Device memory in bytes (for CPU devices, what ILGPU reports).</param>
+/// <param name="WarpSize">Threads per warp.</param>
+/// <param name="MaxGroupSize">Maximum threads per group.</param>
+public sealed record DeviceInfo(string Spec, DeviceKind Kind, string Name, long MemoryBytes, int WarpSize, int MaxGroupSize);
+
+/// <summary>Thrown when a device specification names a backend this machine does not have, or is malformed.</summary>
+public sealed class DeviceNotAvailableException(string message) : Exception(message);
+
+/// <summary>
+/// One compute device: an ILGPU <see cref="Accelerator"/>, the kernels loaded for it, and which engine runs the ops.
+/// Open with <see cref="Open(string, DeviceOptions?)"/>; dispose when done (it owns the accelerator and context).
+/// </summary>
+public sealed class Device : IDisposable
+{
+    /// <summary>The environment variable that sets the default device specification.</summary>
+    public const string EnvironmentVariable = "GPUNET_DEVICE";
+
+    private readonly Context _context;
+    private readonly ConcurrentDictionary<object, object> _kernels = new();
+    private bool _disposed;
+
+    private Device(Context context, Accelerator accelerator, DeviceKind kind, string spec, DeviceOptions options)
+    {
+        _context = context;
+        Accelerator = accelerator;
+        Kind = kind;
+        Spec = spec;
+        int max = accelerator.MaxNumThreadsPerGroup;
+        int group = options.GroupSize ?? Math.Min(max, 256);
+        if (group < 1 || group > max)
+            throw new ArgumentOutOfRangeException(nameof(options), $"GroupSize must be in 1..{max} on {accelerator.Name}; got {group}.");
+        GroupSize = group;
+    }
+
+    /// <summary>The ILGPU accelerator that owns this device's memory.</summary>
+    public Accelerator Accelerator { get; }
+
+    /// <summary>The backend.</summary>
+    public DeviceKind Kind { get; }
+
+    /// <summary>The specification this device was opened with, normalised (for example <c>cuda:0</c> or <c>cpu</c>).</summary>
+    public string Spec { get; }
+
+    /// <summary>The accelerator's name.</summary>
+    public string Name => Accelerator.Name;
+
+    /// <summary>True when ops run on the host engine (the <c>cpu</c> device) rather than as ILGPU kernels.</summary>
+    public bool UsesHostEngine => Kind == DeviceKind.Cpu;
+
+    /// <summary>True for CUDA and OpenCL devices.</summary>
+    public bool IsGpu => Kind is DeviceKind.Cuda or DeviceKind.OpenCL;
+
+    /// <summary>Threads per group used by one-dimensional kernels on this device.</summary>
+    public int GroupSize { get; }
+
+    /// <summary>Maximum threads per group of the accelerator.</summary>
+    public int MaxGroupSize => Accelerator.MaxNumThreadsPerGroup;
+
+    /// <summary>The default specification: <c>$GPUNET_DEVICE</c> when set, else <c>auto</c>.</summary>
+    public static string DefaultSpec
+    {
+        get
+        {
+            string? env = Environment.GetEnvironmentVariable(EnvironmentVariable);
+            return string.IsNullOrWhiteSpace(env) ? "auto" : env.Trim();
+        }
+    }
+
+    /// <summary>
+    /// Opens a device from a specification: <c>auto</c> (CUDA, else OpenCL, else <c>cpu</c>), <c>cuda[:i]</c>,
+    /// <c>opencl[:i]</c>, <c>cpu</c> (host engine) or <c>ilgpu-cpu</c> (ILGPU kernels simulated on the CPU).
+    /// Null opens <see cref="DefaultSpec"/>.
+    /// </summary>
+    /// <exception cref="DeviceNotAvailableException">The backend or index is not present, or the specification is malformed;
+    /// the message names what is available.</exception>
+    public static Device Open(string? spec = null, DeviceOptions? options = null)
+    {
+        spec = (spec ?? DefaultSpec).Trim().ToLowerInvariant();
+        options ??= new DeviceOptions();
+        (string backend, int? index) = ParseSpec(spec);
+
+        var context = Context.Create(builder => builder.Default().EnableAlgorithms().Optimize(OptimizationLevel.O2));
+        try
+        {
+            switch (backend)
+            {
+                case "auto":
+                {
+                    var cuda = context.GetCudaDevices();
+                    if (cuda.Count > 0)
+                        return new Device(context, cuda[0].CreateAccelerator(context), DeviceKind.Cuda, "cuda:0", options);
+                    var cl = context.GetCLDevices();
+                    if (cl.Count > 0)
+                        return new Device(context, cl[0].CreateAccelerator(context), DeviceKind.OpenCL, "opencl:0", options);
+                    return new Device(context, CreateCpuAccelerator(context), DeviceKind.Cpu, "cpu", options);
+                }
+                case "cuda":
+                {
+                    var devices = context.GetCudaDevices();
+                    int i = index ?? 0;
+                    if (i >= devices.Count) throw NotAvailable(context, spec);
+                    return new Device(context, devices[i].CreateAccelerator(context), DeviceKind.Cuda, $"cuda:{i}", options);
+                }
+                case "opencl":
+                {
+                    var devices = context.GetCLDevices();
+                    int i = index ?? 0;
+                    if (i >= devices.Count) throw NotAvailable(context, spec);
+                    return new Device(context, devices[i].CreateAccelerator(context), DeviceKind.OpenCL, $"opencl:{i}", options);
+                }
+                case "cpu":
+                    return new Device(context, CreateCpuAccelerator(context), DeviceKind.Cpu, "cpu", options);
+                case "ilgpu-cpu":
+                    return new Device(context, CreateCpuAccelerator(context), DeviceKind.IlgpuCpu, "ilgpu-cpu", options);
+                default:
+                    throw NotAvailable(context, spec);
+            }
+        }
+        catch
+        {
+            context.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Lists the devices this machine offers, in the order <c>auto</c> tries them, CPU devices last.</summary>
+    public static IReadOnlyList<DeviceInfo> List()
+    {
+        using var context = Context.Create(builder => builder.Default().EnableAlgorithms());
+        return ListDevices(context);
+    }
+
+    private static List<DeviceInfo> ListDevices(Context context)
+    {
+        var list = new List<DeviceInfo>();
+        var cuda = context.GetCudaDevices();
+        for (int i = 0; i < cuda.Count; i++)
+            list.Add(new DeviceInfo($"cuda:{i}", DeviceKind.Cuda, cuda[i].Name, cuda[i].MemorySize, cuda[i].WarpSize, cuda[i].MaxNumThreadsPerGroup));
+        var cl = context.GetCLDevices();
+        for (int i = 0; i < cl.Count; i++)
+            list.Add(new DeviceInfo($"opencl:{i}", DeviceKind.OpenCL, cl[i].Name, cl[i].MemorySize, cl[i].WarpSize, cl[i].MaxNumThreadsPerGroup));
+        var cpu = CPUDevice.Default;
+        string cpuName = $"host engine ({Environment.ProcessorCount} cores, {HostCpu.InstructionSet})";
+        list.Add(new DeviceInfo("cpu", DeviceKind.Cpu, cpuName, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, cpu.WarpSize, cpu.MaxNumThreadsPerGroup));
+        list.Add(new DeviceInfo("ilgpu-cpu", DeviceKind.IlgpuCpu, "ILGPU CPU accelerator (simulated GPU threads)", cpu.MemorySize, cpu.WarpSize, cpu.MaxNumThreadsPerGroup));
+        return list;
+    }
+
+    private static Accelerator CreateCpuAccelerator(Context context) =>
+        CPUDevice.Default.CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
+
+    private static (string Backend, int? Index) ParseSpec(string spec)
+    {
+        int colon = spec.IndexOf(':');
+        if (colon < 0) return (spec, null);
+        string backend = spec[..colon];
+        string rest = spec[(colon + 1)..];
+        if ((backend == "cuda" || backend == "opencl") && int.TryParse(rest, out int i) && i >= 0)
+            return (backend, i);
+        return ("?" + spec, null);
+    }
+
+    private static DeviceNotAvailableException NotAvailable(Context context, string spec)
+    {
+        string available = string.Join(", ", ListDevices(context).Select(d => d.Spec));
+        return new DeviceNotAvailableException(
+            $"device '{spec}' is not available; this machine has: {available} (and 'auto').");
+    }
+
+    /// <summary>Waits until every kernel launched on this device has finished.</summary>
+    public void Synchronize() => Accelerator.Synchronize();
+
+    /// <summary>Allocates an uninitialised buffer of <paramref name="length"/> floats on this device.</summary>
+    public MemoryBuffer1D<float, Stride1D.Dense> Allocate(long length) => Accelerator.Allocate1D<float>(length);
+
+    /// <summary>Returns the kernel cached under <paramref name="key"/>, loading it with <paramref name="load"/> once.</summary>
+    internal T Kernel<T>(object key, Func<Accelerator, T> load) where T : class =>
+        (T)_kernels.GetOrAdd(key, _ => load(Accelerator));
+
+    /// <summary>A launch configuration that covers <paramref name="n"/> work items with grid-stride loops.</summary>
+    internal KernelConfig Config1D(long n)
+    {
+        long groups = (n + GroupSize - 1) / GroupSize;
+        // Enough groups to fill the device; kernels loop over the rest, so the grid never needs to cover n exactly.
+        long cap = Math.Max(1, (long)Accelerator.NumMultiprocessors * Math.Max(1, Accelerator.MaxNumThreadsPerMultiprocessor / GroupSize) * 4);
+        int g = (int)Math.Clamp(groups, 1, cap);
+        return new KernelConfig(new Index1D(g), new Index1D(GroupSize));
+    }
+
+    /// <summary>Called after an ILGPU kernel launch: the host engine must not see a buffer a kernel is still writing.</summary>
+    internal void AfterLaunch()
+    {
+        if (!IsGpu) Accelerator.Synchronize();
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Spec} ({Name})";
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _kernels.Clear();
+        Accelerator.Dispose();
+        _context.Dispose();
+    }
+}
