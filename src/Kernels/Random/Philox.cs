@@ -95,7 +95,10 @@ public readonly struct Philox
     public static uint Random(ulong seed, uint stream, ulong index) => Block(seed, stream, index >> 2).Word((int)(index & 3));
 
     /// <summary>Maps a random word to a float in [0, 1): <c>(r &gt;&gt; 8) · 2^-24</c>, exact in float32.</summary>
-    public static float ToUniform(uint r) => (r >> 8) * UniformScale;
+    public static float ToUniform(uint r) =>
+        // Through int, not uint: C# converts a uint to float via a 64-bit float (conv.r.un), which would put f64
+        // instructions into GPU kernels (and fail on OpenCL devices without fp64). r >> 8 < 2^24 fits an int exactly.
+        (int)(r >> 8) * UniformScale;
 
     /// <summary>The uniform float in [0, 1) of element <paramref name="index"/>: <c>ToUniform(Random(seed, stream, index))</c>.</summary>
     public static float Uniform(ulong seed, uint stream, ulong index) => ToUniform(Random(seed, stream, index));
