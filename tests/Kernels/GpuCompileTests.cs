@@ -1,0 +1,53 @@
+using System.Reflection;
+using GpuNet.Kernels;
+using ILGPU;
+using ILGPU.Backends;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.OpenCL;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
+
+namespace GpuNet.Tests.Kernels;
+
+/// <summary>
+/// The ilgpu-cpu device runs kernels as .NET code, so it never shows whether ILGPU's compiler accepts them. These tests
+/// compile kernels to PTX and to OpenCL C (without fp64) with ILGPU's backends, which needs no GPU, so a kernel that
+/// would only fail on a GPU fails here.
+/// </summary>
+public class GpuCompileTests
+{
+    public static TheoryData<string, string> Kernels() => new()
+    {
+        { nameof(Dropout), "MaskKernel" },
+        { nameof(Dropout), "ApplyKernel" },
+        { nameof(Dropout), "ScaleKernel" },
+        { nameof(Dropout), "BackwardKernel" },
+        { nameof(Optimizers), "SgdKernel" },
+        { nameof(Optimizers), "AdagradKernel" },
+        { nameof(Optimizers), "RmsPropKernel" },
+        { nameof(Optimizers), "AdamKernel" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Kernels))]
+    public void Kernel_compiles_to_ptx_and_to_opencl_c_without_fp64(string type, string method)
+    {
+        var kernel = typeof(Dropout).Assembly.GetType($"GpuNet.Kernels.{type}")!
+            .GetMethod(method, BindingFlags.NonPublic | BindingFlags.Static);
+        Assert.NotNull(kernel);
+        var entry = EntryPointDescription.FromExplicitlyGroupedKernel(kernel);
+        using var context = Context.Create(b => b.Default().EnableAlgorithms());
+
+        Backend ptx = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_75), CudaArchitecture.SM_75,
+            CudaInstructionSet.ISA_75, nvvmAPI: null);
+        var ptxKernel = (PTXCompiledKernel)ptx.Compile(entry, default(KernelSpecialization));
+        Assert.DoesNotContain(".f64", ptxKernel.PTXAssembly);
+
+        // Float64 support off: an OpenCL device without fp64 must still build every kernel.
+        Backend cl = new CLBackend(context, new CLCapabilityContext(float16: false, float64: false, genericAddressSpace: true, int64_Atomics: true, subGroups: false), CLDeviceVendor.Other, CLCVersion.CL20);
+        var clKernel = (CLCompiledKernel)cl.Compile(entry, default(KernelSpecialization));
+        Assert.DoesNotContain("double", clKernel.Source);
+    }
+}
