@@ -2,5 +2,5 @@ namespace GpuNet.Experiments;
 
 internal static class Program
 {
-    private static int Main(string[] args) => 0;
+    private static int Main(string[] args) => Cli.Run(args);
 }

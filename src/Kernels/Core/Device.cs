@@ -176,9 +176,11 @@ public sealed class Device : IDisposable
         for (int i = 0; i < cl.Count; i++)
             list.Add(new DeviceInfo($"opencl:{i}", DeviceKind.OpenCL, cl[i].Name, cl[i].MemorySize, cl[i].WarpSize, cl[i].MaxNumThreadsPerGroup));
         var cpu = CPUDevice.Default;
+        // ILGPU reports a nominal size for CPU memory; what the process can really use is the host's memory.
+        long hostMemory = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
         string cpuName = $"host engine ({Environment.ProcessorCount} cores, {HostCpu.InstructionSet})";
-        list.Add(new DeviceInfo("cpu", DeviceKind.Cpu, cpuName, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, cpu.WarpSize, cpu.MaxNumThreadsPerGroup));
-        list.Add(new DeviceInfo("ilgpu-cpu", DeviceKind.IlgpuCpu, "ILGPU CPU accelerator (simulated GPU threads)", cpu.MemorySize, cpu.WarpSize, cpu.MaxNumThreadsPerGroup));
+        list.Add(new DeviceInfo("cpu", DeviceKind.Cpu, cpuName, hostMemory, cpu.WarpSize, cpu.MaxNumThreadsPerGroup));
+        list.Add(new DeviceInfo("ilgpu-cpu", DeviceKind.IlgpuCpu, "ILGPU CPU accelerator (simulated GPU threads)", hostMemory, cpu.WarpSize, cpu.MaxNumThreadsPerGroup));
         return list;
     }
 

@@ -1,0 +1,113 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.Globalization;
+
+namespace GpuNet.Experiments;
+
+/// <summary>The <c>gpunet</c> command line: parsing, dispatch, and the mapping from failures to exit codes.</summary>
+public static class Cli
+{
+    /// <summary>Success.</summary>
+    public const int ExitOk = 0;
+    /// <summary>The command failed while running.</summary>
+    public const int ExitFailure = 1;
+    /// <summary>The command line was wrong: unknown command, experiment or option, bad value, or an unavailable device.</summary>
+    public const int ExitUsage = 2;
+
+    /// <summary>Runs the command line <paramref name="args"/>, writing to the given writers (the console by default).</summary>
+    /// <returns>The process exit code.</returns>
+    public static int Run(string[] args, TextWriter? stdout = null, TextWriter? stderr = null)
+    {
+        stdout ??= Console.Out;
+        stderr ??= Console.Error;
+        var root = BuildRoot(stdout, stderr);
+        ParseResult parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors) stderr.WriteLine($"error: {error.Message}");
+            stderr.WriteLine();
+            // Show the help of the deepest command that parsed, so the usage fits what was typed.
+            parse.CommandResult.Command.Parse("--help").Invoke(new InvocationConfiguration { Output = stderr, Error = stderr });
+            return ExitUsage;
+        }
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+        }
+        catch (DeviceNotAvailableException e)
+        {
+            stderr.WriteLine($"error: {e.Message}");
+            return ExitUsage;
+        }
+        catch (UsageException e)
+        {
+            stderr.WriteLine($"error: {e.Message}");
+            return ExitUsage;
+        }
+        catch (Exception e) when (Environment.GetEnvironmentVariable("GPUNET_DEBUG") is null)
+        {
+            stderr.WriteLine($"error: {e.Message}");
+            stderr.WriteLine("(set GPUNET_DEBUG=1 for the stack trace)");
+            return ExitFailure;
+        }
+    }
+
+    private static Command BuildRoot(TextWriter stdout, TextWriter stderr)
+    {
+        // A plain command named "gpunet" rather than a RootCommand, whose name would be the assembly's (GpuNet.Experiments).
+        var root = new Command("gpunet", "GpuNet: the regularisation experiments of an introductory deep-learning course, on Fashion-MNIST, on a GPU or a fast CPU engine.");
+        root.Options.Add(new HelpOption { Recursive = true });
+        root.Options.Add(new VersionOption());
+
+        var devices = new Command("devices", "List the compute devices this machine offers.");
+        devices.SetAction(_ => ListDevices(stdout));
+        root.Subcommands.Add(devices);
+
+        var experiment = new Argument<string>("experiment")
+        {
+            Description = "The experiment to run: " + string.Join(", ", ExperimentRegistry.All.Select(e => e.Name)) + ".",
+        };
+        experiment.AcceptOnlyFromAmong(ExperimentRegistry.All.Select(e => e.Name).ToArray());
+        var device = new Option<string>("--device")
+        {
+            Description = "auto | cuda[:i] | opencl[:i] | cpu | ilgpu-cpu (default: $GPUNET_DEVICE, else auto).",
+        };
+        var seed = new Option<int>("--seed") { Description = "Seed for every random choice of the run.", DefaultValueFactory = _ => 42 };
+        var epochs = new Option<int?>("--epochs") { Description = "Override the experiment's number of epochs." };
+        var quick = new Option<bool>("--quick") { Description = "Run the same code on a small subset (smoke test)." };
+        var output = new Option<string?>("--out") { Description = "Output folder (default: runs/<experiment>)." };
+        var run = new Command("run", "Run one experiment and write its report folder.") { experiment, device, seed, epochs, quick, output };
+        run.SetAction(parse =>
+        {
+            string name = parse.GetValue(experiment)!;
+            int? epochCount = parse.GetValue(epochs);
+            if (epochCount is <= 0) throw new UsageException($"--epochs must be positive; got {epochCount}.");
+            var options = new RunOptions(
+                Device: parse.GetValue(device),
+                Seed: parse.GetValue(seed),
+                Epochs: epochCount,
+                Quick: parse.GetValue(quick),
+                OutDir: parse.GetValue(output) ?? Path.Combine("runs", name));
+            return ExperimentRegistry.Get(name).Run(options, stdout);
+        });
+        root.Subcommands.Add(run);
+        return root;
+    }
+
+    private static int ListDevices(TextWriter stdout)
+    {
+        var list = Device.List();
+        stdout.WriteLine($"{"device",-10} {"kind",-9} {"memory",10} {"warp",5} {"max group",10}  name");
+        foreach (var d in list)
+        {
+            string memory = (d.MemoryBytes / (1024.0 * 1024 * 1024)).ToString("0.0", CultureInfo.InvariantCulture) + " GiB";
+            stdout.WriteLine($"{d.Spec,-10} {d.Kind,-9} {memory,10} {d.WarpSize,5} {d.MaxGroupSize,10}  {d.Name}");
+        }
+        string auto = list.FirstOrDefault(d => d.Kind is DeviceKind.Cuda or DeviceKind.OpenCL)?.Spec ?? "cpu";
+        stdout.WriteLine($"auto -> {auto}; default: {Device.DefaultSpec} (set {Device.EnvironmentVariable} to change it)");
+        return ExitOk;
+    }
+}
+
+/// <summary>A mistake in what the user asked for; reported as one line and exit code 2.</summary>
+public sealed class UsageException(string message) : Exception(message);

@@ -1,0 +1,147 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using GpuNet.Kernels;
+
+namespace GpuNet.Experiments;
+
+/// <summary>
+/// <c>gpunet run dropout-table</c>: standard vs inverted dropout on the course's 4x4 layer output and mask, computed by
+/// the dropout kernels with the given mask (1 marks a kept unit), in training and at test time.
+/// </summary>
+public sealed class DropoutTable : IExperiment
+{
+    /// <summary>The layer output of the exercise.</summary>
+    public static readonly float[,] Output =
+    {
+        { 1.6f, -0.7f, -0.2f, 1.9f },
+        { -2.3f, 2.5f, 2.5f, -0.9f },
+        { -0.5f, 3.2f, 3.7f, -0.4f },
+        { 1.3f, -0.4f, -2.6f, 1.2f },
+    };
+
+    /// <summary>The mask of the exercise: 1 keeps a unit, 0 drops it.</summary>
+    public static readonly float[,] Mask =
+    {
+        { 1, 0, 0, 1 },
+        { 0, 1, 1, 0 },
+        { 0, 1, 1, 0 },
+        { 1, 0, 0, 1 },
+    };
+
+    /// <inheritdoc />
+    public string Name => "dropout-table";
+
+    /// <inheritdoc />
+    public string Summary => "Standard vs inverted dropout on a given 4x4 layer output and mask, train and test.";
+
+    /// <summary>The four results of the exercise.</summary>
+    public sealed record Result(float PKeep, float[,] StandardTrain, float[,] StandardTest, float[,] InvertedTrain, float[,] InvertedTest);
+
+    /// <summary>Computes the four tables on <paramref name="device"/> with the dropout kernels.</summary>
+    public static Result Compute(Device device)
+    {
+        int kept = 0;
+        foreach (float m in Mask) kept += m != 0 ? 1 : 0;
+        float pKeep = kept / (float)Mask.Length;
+
+        using var x = Tensor.FromArray(device, Output);
+        using var mask = Tensor.FromArray(device, Mask);
+        float[,] Apply(DropoutMode mode, bool train)
+        {
+            using var y = Tensor.Zeros(device, 4, 4);
+            if (train) Dropout.ForwardTrain(device, mode, x.View, mask.View, y.View, pKeep);
+            else Dropout.ForwardEval(device, mode, x.View, y.View, pKeep);
+            return y.ToArray2D();
+        }
+
+        return new Result(pKeep,
+            Apply(DropoutMode.Standard, train: true), Apply(DropoutMode.Standard, train: false),
+            Apply(DropoutMode.Inverted, train: true), Apply(DropoutMode.Inverted, train: false));
+    }
+
+    /// <inheritdoc />
+    public int Run(RunOptions options, TextWriter output)
+    {
+        using var device = Device.Open(options.Device);
+        var result = Compute(device);
+        var folder = new RunFolder(options.OutDir);
+        folder.WriteConfig(Name, options, device);
+
+        var summary = new JsonObject
+        {
+            ["p_keep"] = Round(result.PKeep),
+            ["standard"] = new JsonObject { ["train"] = ToJson(result.StandardTrain), ["test"] = ToJson(result.StandardTest) },
+            ["inverted"] = new JsonObject { ["train"] = ToJson(result.InvertedTrain), ["test"] = ToJson(result.InvertedTest) },
+        };
+        folder.WriteJson("summary.json", summary);
+
+        var text = new StringBuilder();
+        text.AppendLine($"p_keep = {Format(result.PKeep)} (the mask keeps {result.PKeep * 16:0} of 16 units)");
+        text.AppendLine();
+        AppendTable(text, "layer output", Output);
+        AppendTable(text, "mask", Mask);
+        AppendTable(text, "standard dropout, train: y = x * m", result.StandardTrain);
+        AppendTable(text, $"standard dropout, test: y = x * p_keep", result.StandardTest);
+        AppendTable(text, $"inverted dropout, train: y = x * m / p_keep", result.InvertedTrain);
+        AppendTable(text, "inverted dropout, test: y = x", result.InvertedTest);
+        output.Write(text.ToString());
+        output.WriteLine($"wrote {folder.File("summary.json")}");
+
+        folder.WriteText("report.md", Report(result, text.ToString()));
+        return Cli.ExitOk;
+    }
+
+    private static string Report(Result r, string tables) =>
+        $"""
+        # Dropout vs inverted dropout
+
+        A layer's output `x` and a dropout mask `m` (1 = kept). The mask keeps {r.PKeep * 16:0} of 16 units, so
+        p_keep = {Format(r.PKeep)}.
+
+        - **Standard dropout** multiplies by the mask in training (`y = x * m`), so the expected activation in training is
+          `p_keep * x`; at test time every unit is kept, and to give the next layer the same expected input the output is
+          scaled down: `y = x * p_keep`.
+        - **Inverted dropout** does the scaling in training instead (`y = x * m / p_keep`), so the expected activation in
+          training is already `x`, and the test-time network is the plain one: `y = x`. This is what PyTorch's
+          `nn.Dropout` does; inference then needs no knowledge of p_keep.
+
+        Both give the next layer the same expected input in training and at test; they differ only by the constant
+        factor 1/p_keep = {Format(1 / r.PKeep)} on every activation, in both phases.
+
+        ```
+        {tables.TrimEnd()}
+        ```
+
+        Computed by the dropout kernels (`Dropout.ForwardTrain` with the given mask, `Dropout.ForwardEval`).
+        """ + "\n";
+
+    private static void AppendTable(StringBuilder text, string title, float[,] m)
+    {
+        text.AppendLine(title);
+        for (int r = 0; r < m.GetLength(0); r++)
+        {
+            for (int c = 0; c < m.GetLength(1); c++) text.Append(Format(m[r, c]).PadLeft(7));
+            text.AppendLine();
+        }
+        text.AppendLine();
+    }
+
+    // Values are float32 products; six decimals show them as the arithmetic gives them (0.8, not 0.800000011920929),
+    // and adding 0 turns the -0 of a dropped negative unit into 0.
+    private static double Round(float v) => Math.Round((double)v, 6) + 0.0;
+
+    private static string Format(float v) => Round(v).ToString("0.######", CultureInfo.InvariantCulture);
+
+    private static JsonArray ToJson(float[,] m)
+    {
+        var rows = new JsonArray();
+        for (int r = 0; r < m.GetLength(0); r++)
+        {
+            var row = new JsonArray();
+            for (int c = 0; c < m.GetLength(1); c++) row.Add(Round(m[r, c]));
+            rows.Add(row);
+        }
+        return rows;
+    }
+}
