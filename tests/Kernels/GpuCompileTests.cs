@@ -18,6 +18,7 @@ namespace GpuNet.Tests.Kernels;
 /// </summary>
 public class GpuCompileTests
 {
+    // Generic kernels name the operator struct to instantiate them with after a '/'.
     public static TheoryData<string, string> Kernels() => new()
     {
         { nameof(Dropout), "MaskKernel" },
@@ -28,15 +29,36 @@ public class GpuCompileTests
         { nameof(Optimizers), "AdagradKernel" },
         { nameof(Optimizers), "RmsPropKernel" },
         { nameof(Optimizers), "AdamKernel" },
+        { nameof(Activation), "ForwardKernel/ReluOp" },
+        { nameof(Activation), "ForwardKernel/LeakyReluOp" },
+        { nameof(Activation), "ForwardKernel/TanhOp" },
+        { nameof(Activation), "ForwardKernel/SigmoidOp" },
+        { nameof(Activation), "BackwardKernel/TanhOp" },
+        { nameof(Activation), "BackwardKernel/LeakyReluOp" },
+        { nameof(Bias), "AddKernel" },
+        { nameof(Bias), "GradientKernel" },
+        { nameof(Reduce), "SumKernel/ValueTerm" },
+        { nameof(Reduce), "SumKernel/SquareTerm" },
+        { nameof(Reduce), "RowArgmaxKernel" },
+        { nameof(Reduce), "CountCorrectKernel" },
+        { nameof(SoftmaxCrossEntropy), "ForwardKernel" },
+        { nameof(SoftmaxCrossEntropy), "BackwardKernel" },
+        { nameof(SoftmaxCrossEntropy), "ForwardSoftKernel" },
+        { nameof(SoftmaxCrossEntropy), "BackwardSoftKernel" },
+        { nameof(Gemm), "SimpleKernel" },
+        { nameof(Gemm), "TiledKernel" },
     };
 
     [Theory]
     [MemberData(nameof(Kernels))]
     public void Kernel_compiles_to_ptx_and_to_opencl_c_without_fp64(string type, string method)
     {
-        var kernel = typeof(Dropout).Assembly.GetType($"GpuNet.Kernels.{type}")!
-            .GetMethod(method, BindingFlags.NonPublic | BindingFlags.Static);
+        var assembly = typeof(Dropout).Assembly;
+        string[] parts = method.Split('/');
+        var kernel = assembly.GetType($"GpuNet.Kernels.{type}")!
+            .GetMethod(parts[0], BindingFlags.NonPublic | BindingFlags.Static);
         Assert.NotNull(kernel);
+        if (parts.Length > 1) kernel = kernel.MakeGenericMethod(assembly.GetType($"GpuNet.Kernels.{parts[1]}", throwOnError: true)!);
         var entry = EntryPointDescription.FromExplicitlyGroupedKernel(kernel);
         using var context = Context.Create(b => b.Default().EnableAlgorithms());
 
