@@ -28,6 +28,12 @@ public sealed record DeviceOptions
     /// <c>min(Accelerator.MaxNumThreadsPerGroup, 256)</c>. Results never depend on it; tests vary it to show that.
     /// </summary>
     public int? GroupSize { get; init; }
+
+    /// <summary>
+    /// Threads the host engine may use (the <c>cpu</c> device). Null uses every core. Results never depend on it: host ops
+    /// split work into blocks whose arithmetic does not change with the number of threads; tests run 1 and 2 to show that.
+    /// </summary>
+    public int? Threads { get; init; }
 }
 
 /// <summary>One line of <see cref="Device.List"/>: what a backend on this machine offers.</summary>
@@ -66,6 +72,10 @@ public sealed class Device : IDisposable
         if (group < 1 || group > max)
             throw new ArgumentOutOfRangeException(nameof(options), $"GroupSize must be in 1..{max} on {accelerator.Name}; got {group}.");
         GroupSize = group;
+        int threads = options.Threads ?? Environment.ProcessorCount;
+        if (threads < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), $"Threads must be at least 1; got {threads}.");
+        HostThreads = threads;
     }
 
     /// <summary>The ILGPU accelerator that owns this device's memory.</summary>
@@ -88,6 +98,9 @@ public sealed class Device : IDisposable
 
     /// <summary>Threads per group used by one-dimensional kernels on this device.</summary>
     public int GroupSize { get; }
+
+    /// <summary>Threads the host engine uses on this device (see <see cref="DeviceOptions.Threads"/>).</summary>
+    public int HostThreads { get; }
 
     /// <summary>Maximum threads per group of the accelerator.</summary>
     public int MaxGroupSize => Accelerator.MaxNumThreadsPerGroup;
