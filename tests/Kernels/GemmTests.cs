@@ -212,12 +212,23 @@ public class GemmTests(DeviceFixture devices)
         Close.All(host, ilgpu, 2 * atol, 2 * Rtol, $"host vs ilgpu transA={ta} transB={tb}");
     }
 
+    [Theory]
+    [MemberData(nameof(Transposes))]
+    public void Host_engine_handles_several_column_and_depth_blocks(Transpose ta, Transpose tb)
+    {
+        // n > 512 and k > 256 cross the host GEMM's column and depth blocks; m = 37 and n = 600 leave partial tiles.
+        var p = MakeProblem(37, 600, 530, seed: 21);
+        var got = Compute(devices.Host, Gemm.Run, ta, tb, p, Alpha, 0.5f);
+        var (expected, atol) = Reference(ta, tb, p.M, p.N, p.K, Alpha, p.A, p.B, 0.5f, p.C);
+        Close.All(got, expected, atol, Rtol, $"host 37x600x530 transA={ta} transB={tb}");
+    }
+
     [Fact]
     public void Host_engine_result_does_not_depend_on_thread_count()
     {
         var device = devices.Host;
         // Large enough to be split into many parallel blocks, with row and column tails.
-        var p = MakeProblem(211, 300, 290, seed: 11);
+        var p = MakeProblem(211, 600, 290, seed: 11);
         foreach (var ta in Both)
             foreach (var tb in Both)
             {

@@ -4,226 +4,274 @@ using ILGPU;
 
 namespace GpuNet.Kernels;
 
+/// <summary>
+/// A register-blocked GEMM micro-kernel of the host engine: <c>C[MR×NR] = alpha·Σ_p a_p ⊗ b_p + beta·C</c> over packed
+/// panels, where <c>a_p = ap[p·MR .. p·MR+MR)</c> and <c>b_p = bp[p·NR .. p·NR+NR)</c>. C is row-major with stride
+/// <c>ldc</c>; when beta is 0, C is not read.
+/// </summary>
+internal interface IGemmMicroKernel
+{
+    static abstract int MR { get; }
+    static abstract int NR { get; }
+    static abstract bool IsSupported { get; }
+    static abstract unsafe void Run(int kc, float* ap, float* bp, float* c, int ldc, float alpha, float beta);
+}
+
+/// <summary>The portable micro-kernel: 4 rows × 2 <see cref="Vector{T}"/>, for machines without AVX2/AVX-512.</summary>
+internal readonly struct VectorMicroKernel4x2 : IGemmMicroKernel
+{
+    public static int MR => 4;
+    public static int NR => 2 * Vector<float>.Count;
+    public static bool IsSupported => true;
+
+    public static unsafe void Run(int kc, float* ap, float* bp, float* c, int ldc, float alpha, float beta)
+    {
+        int w = Vector<float>.Count;
+        Vector<float> c00 = default, c01 = default, c10 = default, c11 = default;
+        Vector<float> c20 = default, c21 = default, c30 = default, c31 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector.Load(bp);
+            var b1 = Vector.Load(bp + w);
+            var a = new Vector<float>(ap[0]); c00 += a * b0; c01 += a * b1;
+            a = new Vector<float>(ap[1]); c10 += a * b0; c11 += a * b1;
+            a = new Vector<float>(ap[2]); c20 += a * b0; c21 += a * b1;
+            a = new Vector<float>(ap[3]); c30 += a * b0; c31 += a * b1;
+            ap += 4;
+            bp += 2 * w;
+        }
+        StoreRow(c, c00, c01, alpha, beta, w);
+        StoreRow(c + ldc, c10, c11, alpha, beta, w);
+        StoreRow(c + 2 * ldc, c20, c21, alpha, beta, w);
+        StoreRow(c + 3 * ldc, c30, c31, alpha, beta, w);
+    }
+
+    private static unsafe void StoreRow(float* row, Vector<float> x0, Vector<float> x1, float alpha, float beta, int w)
+    {
+        if (beta == 0f)
+        {
+            Vector.Store(x0 * alpha, row);
+            Vector.Store(x1 * alpha, row + w);
+        }
+        else
+        {
+            Vector.Store(x0 * alpha + Vector.Load(row) * beta, row);
+            Vector.Store(x1 * alpha + Vector.Load(row + w) * beta, row + w);
+        }
+    }
+}
+
 public static partial class Gemm
 {
-    // The host engine's GEMM: correct for every transpose, cache-blocked and vectorised with Vector<float>, on all cores.
-    // (The packed AVX-512/AVX2 GEMM comes later; this is the simple but decent version.)
+    // The host engine's GEMM, organised as in BLIS/GotoBLAS:
+    //   for each column block jc of NC columns of C
+    //     for each depth block pc of KC
+    //       pack op(B)[pc.., jc..] into NR-wide strips (each strip: KC rows of NR contiguous floats)
+    //       pack op(A)[.., pc..] into MR-tall strips (each strip: KC columns of MR contiguous floats)
+    //       for every MR×NR tile of C (in parallel): one micro-kernel call over the KC depth
+    // Why this is fast: the micro-kernel keeps a 12×32 block of C in 24 AVX-512 registers and per depth step does
+    // 24 FMAs for 2 vector loads and 12 broadcasts, all from packed, contiguous, cache-resident panels: an A strip
+    // (12×256 floats, 12 KiB) stays in L1 while the tile loop walks the B block (256×512 floats, 512 KiB) in L2.
+    // Transposes cost nothing in the inner loop: they only change how the panels are packed.
     //
-    // C is cut into blocks of HostRows rows × HostCols columns; each block is one parallel task and is computed by that
-    // task alone, over the whole depth k, in the same order whatever the number of threads. So the result never depends
-    // on the thread count.
-    // Inside a block: for each depth panel of HostDepth, a strip of 2 vectors of columns of B (HostDepth × 2V floats,
-    // 16 KiB with AVX2) stays in L1 while the block's rows go past it 4 at a time; each 4-row × 2-vector piece of C is
-    // accumulated in 8 vector registers over the panel and then added to C once.
-    private const int HostRows = 32;
-    private const int HostCols = 256;
-    private const int HostDepth = 256;
+    // Determinism: every element of C is accumulated by one micro-kernel call per depth block, in depth order, whatever
+    // the number of threads; threads only take different tiles. So results never depend on the thread count.
+    private const int HostKC = 256;
+    private const int HostNC = 512;
 
-    // Below this many multiply-adds, starting tasks costs more than it saves.
-    private const long HostParallelThreshold = 1L << 16;
+    // Below this many multiply-adds the whole product runs on the calling thread.
+    private const long HostParallelThreshold = 1L << 18;
+
+    // Packing buffers, reused per calling thread: allocating ~1 MiB per call would cost page faults on every call.
+    [ThreadStatic] private static PackBuffer? t_packA;
+    [ThreadStatic] private static PackBuffer? t_packB;
+
+    /// <summary>The instruction set the host GEMM uses here.</summary>
+    internal static string HostKernelName =>
+        Avx512MicroKernel12x32.IsSupported ? "AVX-512 12x32" : Avx2MicroKernel6x16.IsSupported ? "AVX2+FMA 6x16" : "Vector<T> 4x2";
 
     /// <summary>The host engine's GEMM on CPU-addressable views. Arguments are not validated: call <see cref="Validate"/>
-    /// first. <paramref name="maxThreads"/> caps the parallelism (-1: no cap); the result does not depend on it.</summary>
+    /// first. <paramref name="maxThreads"/> caps the parallelism (-1: all cores); the result does not depend on it.</summary>
     internal static unsafe void RunHost(Transpose transA, Transpose transB, int m, int n, int k, float alpha,
         ArrayView<float> a, ArrayView<float> b, float beta, ArrayView<float> c, int maxThreads)
     {
         if (m == 0 || n == 0) return;
-        float* pa = k > 0 ? HostView.Ptr(a) : null;
-        float* pb = k > 0 ? HostView.Ptr(b) : null;
         float* pc = HostView.Ptr(c);
-        float* transposedB = null;
-        try
+        if (k == 0 || alpha == 0f)
         {
-            if (transB == Transpose.Yes && k > 0)
-            {
-                // Bᵀ is stored n×k; the kernel wants op(B) as a k×n row-major matrix. One O(n·k) copy against O(m·n·k) work.
-                transposedB = (float*)NativeMemory.AlignedAlloc((nuint)((long)k * n * sizeof(float)), 64);
-                TransposeInto(pb, n, k, transposedB, maxThreads);
-                pb = transposedB;
-            }
-
-            var job = new HostJob(transA == Transpose.Yes, m, n, k, alpha, beta, pa, pb, pc);
-            int rowBlocks = (m + HostRows - 1) / HostRows;
-            int colBlocks = (n + HostCols - 1) / HostCols;
-            int tasks = rowBlocks * colBlocks;
-            if ((long)m * n * Math.Max(k, 1) < HostParallelThreshold || maxThreads == 1)
-            {
-                for (int t = 0; t < tasks; t++) job.Block(t / colBlocks, t % colBlocks);
-            }
-            else
-            {
-                var options = new ParallelOptions { MaxDegreeOfParallelism = maxThreads };
-                Parallel.For(0, tasks, options, t => job.Block(t / colBlocks, t % colBlocks));
-            }
+            ScaleHost(pc, (long)m * n, beta);
+            return;
         }
-        finally
-        {
-            if (transposedB != null) NativeMemory.AlignedFree(transposedB);
-        }
+        float* pa = HostView.Ptr(a);
+        float* pb = HostView.Ptr(b);
+        int threads = maxThreads < 1 ? Environment.ProcessorCount : maxThreads;
+        if ((long)m * n * k < HostParallelThreshold) threads = 1;
+        bool ta = transA == Transpose.Yes, tb = transB == Transpose.Yes;
+        if (Avx512MicroKernel12x32.IsSupported) Blocked<Avx512MicroKernel12x32>(ta, tb, m, n, k, alpha, pa, pb, beta, pc, threads);
+        else if (Avx2MicroKernel6x16.IsSupported) Blocked<Avx2MicroKernel6x16>(ta, tb, m, n, k, alpha, pa, pb, beta, pc, threads);
+        else Blocked<VectorMicroKernel4x2>(ta, tb, m, n, k, alpha, pa, pb, beta, pc, threads);
     }
 
-    /// <summary>Writes the transpose of the <paramref name="rows"/>×<paramref name="cols"/> row-major matrix
-    /// <paramref name="src"/> to <paramref name="dst"/> (cols×rows), in 32×32 tiles so both sides stay in cache.</summary>
-    private static unsafe void TransposeInto(float* src, int rows, int cols, float* dst, int maxThreads)
+    /// <summary>C = beta·C, without reading C when beta is 0 (so NaN in C is overwritten, as in BLAS).</summary>
+    private static unsafe void ScaleHost(float* c, long length, float beta)
     {
-        const int T = 32;
-        nint s = (nint)src, d = (nint)dst;
-        int rowTiles = (rows + T - 1) / T;
-        void Tile(int rt)
-        {
-            float* from = (float*)s, to = (float*)d;
-            int r0 = rt * T, r1 = Math.Min(rows, r0 + T);
-            for (int c0 = 0; c0 < cols; c0 += T)
-            {
-                int c1 = Math.Min(cols, c0 + T);
-                for (int r = r0; r < r1; r++)
-                    for (int c = c0; c < c1; c++)
-                        to[(long)c * rows + r] = from[(long)r * cols + c];
-            }
-        }
-        if ((long)rows * cols < HostParallelThreshold || maxThreads == 1)
-            for (int rt = 0; rt < rowTiles; rt++) Tile(rt);
-        else
-            Parallel.For(0, rowTiles, new ParallelOptions { MaxDegreeOfParallelism = maxThreads }, Tile);
+        var span = new Span<float>(c, checked((int)length));
+        if (beta == 0f) span.Clear();
+        else if (beta != 1f)
+            for (int i = 0; i < span.Length; i++) span[i] *= beta;
     }
 
-    /// <summary>One host GEMM call: op(A) is read through <see cref="TransA"/>; B is already k×n row-major.</summary>
-    private readonly unsafe struct HostJob(bool transA, int m, int n, int k, float alpha, float beta, float* a, float* b, float* c)
+    private static unsafe void Blocked<TK>(bool transA, bool transB, int m, int n, int k, float alpha, float* a, float* b,
+        float beta, float* c, int threads) where TK : struct, IGemmMicroKernel
     {
-        private readonly bool TransA = transA;
-        private readonly int M = m, N = n, K = k;
-        private readonly float Alpha = alpha, Beta = beta;
-        private readonly float* A = a, B = b, C = c;
+        int mr = TK.MR, nr = TK.NR;
+        int mStrips = (m + mr - 1) / mr;
+        int kcMax = Math.Min(HostKC, k);
+        int ncMax = Math.Min(HostNC, n);
+        int nStripsMax = (ncMax + nr - 1) / nr;
+        float* ap = (t_packA ??= new PackBuffer()).Get((long)mStrips * mr * kcMax);
+        float* bp = (t_packB ??= new PackBuffer()).Get((long)nStripsMax * nr * kcMax);
+        nint apAddr = (nint)ap, bpAddr = (nint)bp, aAddr = (nint)a, bAddr = (nint)b, cAddr = (nint)c;
+        var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
 
-        /// <summary>Computes the block of C at row block <paramref name="rowBlock"/>, column block <paramref name="colBlock"/>.</summary>
-        public void Block(int rowBlock, int colBlock)
+        for (int jc = 0; jc < n; jc += HostNC)
         {
-            int i0 = rowBlock * HostRows, rows = Math.Min(HostRows, M - i0);
-            int j0 = colBlock * HostCols, cols = Math.Min(HostCols, N - j0);
-            float* cBlock = C + (long)i0 * N + j0;
-
-            // C = beta·C first (C is not read when beta is 0), then C += alpha·(A·B) one depth panel at a time.
-            for (int r = 0; r < rows; r++)
+            int nc = Math.Min(HostNC, n - jc);
+            int nStrips = (nc + nr - 1) / nr;
+            for (int pc = 0; pc < k; pc += HostKC)
             {
-                var row = new Span<float>(cBlock + (long)r * N, cols);
-                if (Beta == 0f) row.Clear();
-                else if (Beta != 1f) Scale(row, Beta);
-            }
-            if (K == 0) return;
+                int kc = Math.Min(HostKC, k - pc);
+                float betaBlock = pc == 0 ? beta : 1f; // later depth blocks add to what the first one wrote
+                int jcBlock = jc, pcBlock = pc;
 
-            // op(A) = Aᵀ is stored k×m: pack the block's rows of the panel contiguously (rows × depth) so the inner loops
-            // read it like a row-major A.
-            float* packed = stackalloc float[TransA ? HostRows * HostDepth : 1];
-            for (int p0 = 0; p0 < K; p0 += HostDepth)
-            {
-                int depth = Math.Min(HostDepth, K - p0);
-                float* aPanel;
-                int lda;
-                if (TransA)
+                void Pack(int s)
                 {
-                    for (int q = 0; q < depth; q++)
+                    if (s < nStrips)
                     {
-                        float* src = A + (long)(p0 + q) * M + i0;
-                        for (int r = 0; r < rows; r++) packed[r * depth + q] = src[r];
+                        int j0 = s * nr;
+                        PackB(transB, (float*)bAddr, n, k, pcBlock, kc, jcBlock + j0, Math.Min(nr, nc - j0), nr,
+                            (float*)bpAddr + (long)s * nr * kc);
                     }
-                    aPanel = packed;
-                    lda = depth;
+                    else
+                    {
+                        int i0 = (s - nStrips) * mr;
+                        PackA(transA, (float*)aAddr, m, k, i0, Math.Min(mr, m - i0), pcBlock, kc, mr, (float*)apAddr + (long)i0 * kc);
+                    }
+                }
+
+                // Tiles in row-strip-major order: consecutive tiles share an A strip, which stays in L1.
+                void Tile(int t)
+                {
+                    int ir = t / nStrips, jr = t - ir * nStrips;
+                    int i0 = ir * mr, j0 = jr * nr;
+                    int rows = Math.Min(mr, m - i0), cols = Math.Min(nr, nc - j0);
+                    float* aStrip = (float*)apAddr + (long)i0 * kc;
+                    float* bStrip = (float*)bpAddr + (long)jr * nr * kc;
+                    float* cTile = (float*)cAddr + (long)i0 * n + jcBlock + j0;
+                    if (rows == mr && cols == nr) TK.Run(kc, aStrip, bStrip, cTile, n, alpha, betaBlock);
+                    else EdgeTile<TK>(kc, aStrip, bStrip, cTile, n, rows, cols, alpha, betaBlock);
+                }
+
+                int tiles = mStrips * nStrips;
+                if (threads <= 1)
+                {
+                    for (int s = 0; s < nStrips + mStrips; s++) Pack(s);
+                    for (int t = 0; t < tiles; t++) Tile(t);
                 }
                 else
                 {
-                    aPanel = A + (long)i0 * K + p0;
-                    lda = K;
+                    Parallel.For(0, nStrips + mStrips, options, Pack);
+                    Parallel.For(0, tiles, options, Tile);
                 }
-                Panel(aPanel, lda, B + (long)p0 * N + j0, N, cBlock, N, rows, cols, depth, Alpha);
             }
         }
     }
 
-    /// <summary><c>c += alpha · a·b</c> with a rows×depth (row stride lda), b depth×cols (row stride ldb), c rows×cols
-    /// (row stride ldc). Every element of c sees the same operations whichever row group it falls in.</summary>
-    private static unsafe void Panel(float* a, int lda, float* b, int ldb, float* c, int ldc, int rows, int cols, int depth, float alpha)
+    /// <summary>A tile cut by the edge of C: computed whole into a scratch tile, then the valid part is written.</summary>
+    private static unsafe void EdgeTile<TK>(int kc, float* ap, float* bp, float* c, int ldc, int rows, int cols, float alpha, float beta)
+        where TK : struct, IGemmMicroKernel
     {
-        int v = Vector<float>.Count;
-        var alphaV = new Vector<float>(alpha);
-        int j = 0;
-        for (; j + 2 * v <= cols; j += 2 * v)
+        int nr = TK.NR;
+        float* scratch = stackalloc float[TK.MR * nr + 16];
+        float* tile = (float*)(((nint)scratch + 63) & ~(nint)63);
+        TK.Run(kc, ap, bp, tile, nr, 1f, 0f);
+        for (int i = 0; i < rows; i++)
         {
-            int i = 0;
-            for (; i + 4 <= rows; i += 4)
-            {
-                float* a0 = a + (long)i * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
-                Vector<float> x00 = default, x01 = default, x10 = default, x11 = default;
-                Vector<float> x20 = default, x21 = default, x30 = default, x31 = default;
-                float* bq = b + j;
-                for (int q = 0; q < depth; q++, bq += ldb)
-                {
-                    var b0 = Vector.Load(bq);
-                    var b1 = Vector.Load(bq + v);
-                    var s = new Vector<float>(a0[q]);
-                    x00 = Vector.MultiplyAddEstimate(s, b0, x00); x01 = Vector.MultiplyAddEstimate(s, b1, x01);
-                    s = new Vector<float>(a1[q]);
-                    x10 = Vector.MultiplyAddEstimate(s, b0, x10); x11 = Vector.MultiplyAddEstimate(s, b1, x11);
-                    s = new Vector<float>(a2[q]);
-                    x20 = Vector.MultiplyAddEstimate(s, b0, x20); x21 = Vector.MultiplyAddEstimate(s, b1, x21);
-                    s = new Vector<float>(a3[q]);
-                    x30 = Vector.MultiplyAddEstimate(s, b0, x30); x31 = Vector.MultiplyAddEstimate(s, b1, x31);
-                }
-                float* c0 = c + (long)i * ldc + j, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
-                AddScaled(c0, x00, alphaV); AddScaled(c0 + v, x01, alphaV);
-                AddScaled(c1, x10, alphaV); AddScaled(c1 + v, x11, alphaV);
-                AddScaled(c2, x20, alphaV); AddScaled(c2 + v, x21, alphaV);
-                AddScaled(c3, x30, alphaV); AddScaled(c3 + v, x31, alphaV);
-            }
-            for (; i < rows; i++)
-            {
-                float* ai = a + (long)i * lda;
-                Vector<float> x0 = default, x1 = default;
-                float* bq = b + j;
-                for (int q = 0; q < depth; q++, bq += ldb)
-                {
-                    var s = new Vector<float>(ai[q]);
-                    x0 = Vector.MultiplyAddEstimate(s, Vector.Load(bq), x0);
-                    x1 = Vector.MultiplyAddEstimate(s, Vector.Load(bq + v), x1);
-                }
-                float* ci = c + (long)i * ldc + j;
-                AddScaled(ci, x0, alphaV); AddScaled(ci + v, x1, alphaV);
-            }
-        }
-        for (; j + v <= cols; j += v)
-        {
-            for (int i = 0; i < rows; i++)
-            {
-                float* ai = a + (long)i * lda;
-                Vector<float> x = default;
-                float* bq = b + j;
-                for (int q = 0; q < depth; q++, bq += ldb)
-                    x = Vector.MultiplyAddEstimate(new Vector<float>(ai[q]), Vector.Load(bq), x);
-                AddScaled(c + (long)i * ldc + j, x, alphaV);
-            }
-        }
-        for (; j < cols; j++)
-        {
-            for (int i = 0; i < rows; i++)
-            {
-                float* ai = a + (long)i * lda;
-                float x = 0f;
-                float* bq = b + j;
-                for (int q = 0; q < depth; q++, bq += ldb)
-                    x = float.MultiplyAddEstimate(ai[q], *bq, x);
-                float* ci = c + (long)i * ldc + j;
-                *ci = float.MultiplyAddEstimate(x, alpha, *ci);
-            }
+            float* row = c + (long)i * ldc;
+            float* t = tile + i * nr;
+            if (beta == 0f)
+                for (int j = 0; j < cols; j++) row[j] = alpha * t[j];
+            else
+                for (int j = 0; j < cols; j++) row[j] = alpha * t[j] + beta * row[j];
         }
     }
 
-    private static void Scale(Span<float> x, float s)
+    /// <summary>Packs rows [i0, i0+rows) × depth [p0, p0+kc) of op(A) as ap[p·mr + r]; rows past the edge are zero.</summary>
+    private static unsafe void PackA(bool trans, float* a, int m, int k, int i0, int rows, int p0, int kc, int mr, float* ap)
     {
-        var rows = MemoryMarshal.Cast<float, Vector<float>>(x);
-        var sv = new Vector<float>(s);
-        for (int i = 0; i < rows.Length; i++) rows[i] *= sv;
-        for (int i = rows.Length * Vector<float>.Count; i < x.Length; i++) x[i] *= s;
+        if (!trans)
+        {
+            // A is m×k, so op(A)[i, p] = a[i·k + p]: each source row scatters into one lane of the strip.
+            for (int r = 0; r < rows; r++)
+            {
+                float* src = a + (long)(i0 + r) * k + p0;
+                for (int p = 0; p < kc; p++) ap[p * mr + r] = src[p];
+            }
+        }
+        else
+        {
+            // A is k×m, so op(A)[i, p] = a[p·m + i]: each depth step is a contiguous run of rows.
+            for (int p = 0; p < kc; p++)
+                new ReadOnlySpan<float>(a + (long)(p0 + p) * m + i0, rows).CopyTo(new Span<float>(ap + p * mr, rows));
+        }
+        if (rows < mr)
+            for (int p = 0; p < kc; p++)
+                new Span<float>(ap + p * mr + rows, mr - rows).Clear();
     }
 
-    private static unsafe void AddScaled(float* c, Vector<float> x, Vector<float> alpha) =>
-        Vector.Store(Vector.MultiplyAddEstimate(x, alpha, Vector.Load(c)), c);
+    /// <summary>Packs depth [p0, p0+kc) × columns [j0, j0+cols) of op(B) as bp[p·nr + j]; columns past the edge are zero.</summary>
+    private static unsafe void PackB(bool trans, float* b, int n, int k, int p0, int kc, int j0, int cols, int nr, float* bp)
+    {
+        if (!trans)
+        {
+            // B is k×n, so op(B)[p, j] = b[p·n + j]: each depth step is a contiguous run of columns.
+            for (int p = 0; p < kc; p++)
+                new ReadOnlySpan<float>(b + (long)(p0 + p) * n + j0, cols).CopyTo(new Span<float>(bp + p * nr, cols));
+        }
+        else
+        {
+            // B is n×k, so op(B)[p, j] = b[j·k + p]: each source row scatters into one lane of the strip.
+            for (int j = 0; j < cols; j++)
+            {
+                float* src = b + (long)(j0 + j) * k + p0;
+                for (int p = 0; p < kc; p++) bp[p * nr + j] = src[p];
+            }
+        }
+        if (cols < nr)
+            for (int p = 0; p < kc; p++)
+                new Span<float>(bp + p * nr + cols, nr - cols).Clear();
+    }
+
+    /// <summary>A 64-byte aligned native buffer that grows on demand and lives as long as its thread.</summary>
+    private sealed unsafe class PackBuffer
+    {
+        private float* _data;
+        private long _capacity;
+
+        public float* Get(long floats)
+        {
+            if (floats > _capacity)
+            {
+                if (_data != null) NativeMemory.AlignedFree(_data);
+                _data = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
+                _capacity = floats;
+            }
+            return _data;
+        }
+
+        ~PackBuffer()
+        {
+            if (_data != null) NativeMemory.AlignedFree(_data);
+        }
+    }
 }
