@@ -91,6 +91,27 @@ public static class Cli
             return ExperimentRegistry.Get(name).Run(options, stdout);
         });
         root.Subcommands.Add(run);
+
+        var bench = new Command("bench", "Quick timings (for quoted numbers use bench/ and bench/peers).");
+        var sizes = new Option<string>("--sizes")
+        {
+            Description = "Comma-separated shapes: N (N×N×N), MxKxN, MxKxN:TN (transposes of A and B), mlpB (the MLP's training shapes at batch B).",
+            DefaultValueFactory = _ => "256,512,1024,2048,1023,mlp64,mlp256",
+        };
+        var seconds = new Option<double>("--seconds") { Description = "Measuring time per shape.", DefaultValueFactory = _ => 1.0 };
+        var benchDevice = new Option<string>("--device") { Description = "The device (default: $GPUNET_DEVICE, else auto)." };
+        var gemm = new Command("gemm", "GEMM GFLOP/s, one line per shape.") { benchDevice, sizes, seconds };
+        gemm.SetAction(parse =>
+        {
+            var shapes = GemmBench.ParseShapes(parse.GetValue(sizes)!);
+            double budget = parse.GetValue(seconds);
+            if (!(budget > 0)) throw new UsageException("--seconds must be positive.");
+            using var dev = Device.Open(parse.GetValue(benchDevice));
+            GemmBench.Run(dev, shapes, budget, stdout);
+            return ExitOk;
+        });
+        bench.Subcommands.Add(gemm);
+        root.Subcommands.Add(bench);
         return root;
     }
 

@@ -86,8 +86,8 @@ public static partial class Gemm
     [ThreadStatic] private static PackBuffer? t_packA;
     [ThreadStatic] private static PackBuffer? t_packB;
 
-    /// <summary>The instruction set the host GEMM uses here.</summary>
-    internal static string HostKernelName =>
+    /// <summary>The micro-kernel the host engine's GEMM uses on this processor, for reports (for example <c>AVX-512 12x32</c>).</summary>
+    public static string HostKernelName =>
         Avx512MicroKernel12x32.IsSupported ? "AVX-512 12x32" : Avx2MicroKernel6x16.IsSupported ? "AVX2+FMA 6x16" : "Vector<T> 4x2";
 
     /// <summary>The host engine's GEMM on CPU-addressable views. Arguments are not validated: call <see cref="Validate"/>

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# GEMM on GpuNet's host engine and on NumPy/PyTorch in one run, then the GpuNet/peer ratio per shape.
+# Usage: bash bench/peers/gemm_ratio.sh [SIZES] [SECONDS]   (defaults: 1024,2048,mlp64,mlp256 and 1)
+# Needs Debian's python3-numpy, python3-torch and libopenblas0-pthread (see bench/peers/README.md).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+sizes="${1:-256,512,1024,2048,1023,mlp64,mlp256}"
+seconds="${2:-1}"
+py=/usr/bin/python3
+out="$(mktemp)"
+trap 'rm -f "$out"' EXIT
+
+"$root/gpunet" bench gemm --device cpu --sizes "$sizes" --seconds "$seconds" | tee -a "$out"
+"$py" "$root/bench/peers/gemm.py" --sizes "$sizes" --seconds "$seconds" | tee -a "$out"
+
+echo
+echo "# ratio = GpuNet GFLOP/s / peer GFLOP/s (above 1: GpuNet is faster)"
+awk '
+  /^gemm / { shape=$2; lib=$3; g[shape, lib]=$(NF-1); if (!(shape in seen)) { seen[shape]=1; order[++n]=shape } }
+  END {
+    printf "%-18s %10s %10s %10s %8s %8s\n", "shape", "gpunet", "numpy", "torch", "vs np", "vs torch"
+    for (i = 1; i <= n; i++) {
+      s = order[i]; me = g[s, "cpu"]; np_ = g[s, "numpy"]; t = g[s, "torch"]
+      printf "%-18s %10.2f %10.2f %10.2f %8.2f %8.2f\n", s, me, np_, t, (np_ > 0 ? me / np_ : 0), (t > 0 ? me / t : 0)
+    }
+  }' "$out"
