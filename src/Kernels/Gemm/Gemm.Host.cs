@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using System.Runtime.InteropServices;
 using ILGPU;
 
@@ -15,6 +17,8 @@ internal interface IGemmMicroKernel
     static abstract int NR { get; }
     static abstract bool IsSupported { get; }
     static abstract unsafe void Run(int kc, float* ap, float* bp, float* c, int ldc, float alpha, float beta);
+    /// <summary>As <see cref="Run"/> for the first <paramref name="rows"/> rows of the strip only (the last strip of C).</summary>
+    static abstract unsafe void RunRows(int rows, int kc, float* ap, float* bp, float* c, int ldc, float alpha, float beta);
 }
 
 /// <summary>The portable micro-kernel: 4 rows × 2 <see cref="Vector{T}"/>, for machines without AVX2/AVX-512.</summary>
@@ -44,6 +48,17 @@ internal readonly struct VectorMicroKernel4x2 : IGemmMicroKernel
         StoreRow(c + ldc, c10, c11, alpha, beta, w);
         StoreRow(c + 2 * ldc, c20, c21, alpha, beta, w);
         StoreRow(c + 3 * ldc, c30, c31, alpha, beta, w);
+    }
+
+    public static unsafe void RunRows(int rows, int kc, float* ap, float* bp, float* c, int ldc, float alpha, float beta)
+    {
+        // Rare path (no AVX2): compute the whole strip into a scratch tile, then write the real rows.
+        float* tile = stackalloc float[4 * 2 * Vector<float>.Count];
+        int nr = NR;
+        Run(kc, ap, bp, tile, nr, 1f, 0f);
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < nr; j++)
+                c[i * ldc + j] = beta == 0f ? alpha * tile[i * nr + j] : alpha * tile[i * nr + j] + beta * c[i * ldc + j];
     }
 
     private static unsafe void StoreRow(float* row, Vector<float> x0, Vector<float> x1, float alpha, float beta, int w)
@@ -102,14 +117,12 @@ public static partial class Gemm
             ScaleHost(pc, (long)m * n, beta);
             return;
         }
-        float* pa = HostView.Ptr(a);
-        float* pb = HostView.Ptr(b);
+        var job = new HostGemmJob(transA == Transpose.Yes, transB == Transpose.Yes, m, n, k, alpha, HostView.Ptr(a), HostView.Ptr(b), beta, pc);
         int threads = maxThreads < 1 ? Environment.ProcessorCount : maxThreads;
         if ((long)m * n * k < HostParallelThreshold) threads = 1;
-        bool ta = transA == Transpose.Yes, tb = transB == Transpose.Yes;
-        if (Avx512MicroKernel12x32.IsSupported) Blocked<Avx512MicroKernel12x32>(ta, tb, m, n, k, alpha, pa, pb, beta, pc, threads);
-        else if (Avx2MicroKernel6x16.IsSupported) Blocked<Avx2MicroKernel6x16>(ta, tb, m, n, k, alpha, pa, pb, beta, pc, threads);
-        else Blocked<VectorMicroKernel4x2>(ta, tb, m, n, k, alpha, pa, pb, beta, pc, threads);
+        if (Avx512MicroKernel12x32.IsSupported) job.Run<Avx512MicroKernel12x32>(threads);
+        else if (Avx2MicroKernel6x16.IsSupported) job.Run<Avx2MicroKernel6x16>(threads);
+        else job.Run<VectorMicroKernel4x2>(threads);
     }
 
     /// <summary>C = beta·C, without reading C when beta is 0 (so NaN in C is overwritten, as in BLAS).</summary>
@@ -121,67 +134,75 @@ public static partial class Gemm
             for (int i = 0; i < span.Length; i++) span[i] *= beta;
     }
 
-    private static unsafe void Blocked<TK>(bool transA, bool transB, int m, int n, int k, float alpha, float* a, float* b,
-        float beta, float* c, int threads) where TK : struct, IGemmMicroKernel
+    /// <summary>One host GEMM call: the operands as raw pointers, and how to cut it between threads.</summary>
+    private readonly unsafe struct HostGemmJob(bool transA, bool transB, int m, int n, int k, float alpha, float* a, float* b, float beta, float* c)
     {
-        int mr = TK.MR, nr = TK.NR;
-        int mStrips = (m + mr - 1) / mr;
-        int kcMax = Math.Min(HostKC, k);
-        int ncMax = Math.Min(HostNC, n);
-        int nStripsMax = (ncMax + nr - 1) / nr;
-        float* ap = (t_packA ??= new PackBuffer()).Get((long)mStrips * mr * kcMax);
-        float* bp = (t_packB ??= new PackBuffer()).Get((long)nStripsMax * nr * kcMax);
-        nint apAddr = (nint)ap, bpAddr = (nint)bp, aAddr = (nint)a, bAddr = (nint)b, cAddr = (nint)c;
-        var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
+        private readonly nint _a = (nint)a, _b = (nint)b, _c = (nint)c;
 
-        for (int jc = 0; jc < n; jc += HostNC)
+        // Threads take disjoint column ranges of C (whole NR strips), or row ranges when C is too narrow, and each runs
+        // the blocked algorithm on its part alone: one fork and join per call, no sharing of packed panels.
+        // Every element of C gets the same sequence of FMAs whichever part it falls in, so the cut changes nothing.
+        public void Run<TK>(int threads) where TK : struct, IGemmMicroKernel
         {
-            int nc = Math.Min(HostNC, n - jc);
-            int nStrips = (nc + nr - 1) / nr;
-            for (int pc = 0; pc < k; pc += HostKC)
+            int nStrips = (n + TK.NR - 1) / TK.NR, mStrips = (m + TK.MR - 1) / TK.MR;
+            bool byColumns = nStrips >= threads || nStrips >= mStrips;
+            int strips = byColumns ? nStrips : mStrips;
+            int parts = Math.Min(threads, strips);
+            if (parts <= 1)
             {
-                int kc = Math.Min(HostKC, k - pc);
-                float betaBlock = pc == 0 ? beta : 1f; // later depth blocks add to what the first one wrote
-                int jcBlock = jc, pcBlock = pc;
+                Part<TK>(0, m, 0, n);
+                return;
+            }
+            var self = this;
+            int rowsAll = m, colsAll = n;
+            Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, p =>
+            {
+                int s0 = (int)((long)strips * p / parts), s1 = (int)((long)strips * (p + 1) / parts);
+                if (byColumns) self.Part<TK>(0, rowsAll, s0 * TK.NR, Math.Min(colsAll, s1 * TK.NR));
+                else self.Part<TK>(s0 * TK.MR, Math.Min(rowsAll, s1 * TK.MR), 0, colsAll);
+            });
+        }
 
-                void Pack(int s)
+        /// <summary>Computes rows [i0, i1) × columns [j0, j1) of C on the calling thread.</summary>
+        private void Part<TK>(int i0, int i1, int j0, int j1) where TK : struct, IGemmMicroKernel
+        {
+            int mr = TK.MR, nr = TK.NR;
+            int rows = i1 - i0, cols = j1 - j0;
+            int mStrips = (rows + mr - 1) / mr;
+            int kcMax = Math.Min(HostKC, k);
+            int nStripsMax = (Math.Min(HostNC, cols) + nr - 1) / nr;
+            float* ap = (t_packA ??= new PackBuffer()).Get((long)mStrips * mr * kcMax);
+            float* bp = (t_packB ??= new PackBuffer()).Get((long)nStripsMax * nr * kcMax);
+            float* pa = (float*)_a, pb = (float*)_b;
+
+            for (int jc = j0; jc < j1; jc += HostNC)
+            {
+                int nc = Math.Min(HostNC, j1 - jc);
+                int nStrips = (nc + nr - 1) / nr;
+                for (int pc = 0; pc < k; pc += HostKC)
                 {
-                    if (s < nStrips)
+                    int kc = Math.Min(HostKC, k - pc);
+                    float betaBlock = pc == 0 ? beta : 1f; // later depth blocks add to what the first one wrote
+                    for (int s = 0; s < nStrips; s++)
+                        PackB(transB, pb, n, k, pc, kc, jc + s * nr, Math.Min(nr, nc - s * nr), nr, bp + (long)s * nr * kc);
+                    for (int s = 0; s < mStrips; s++)
+                        PackA(transA, pa, m, k, i0 + s * mr, Math.Min(mr, i1 - i0 - s * mr), pc, kc, mr, ap + (long)s * mr * kc);
+
+                    // Row strip outer, column strip inner: the A strip stays in L1 while the B block streams from L2.
+                    for (int ir = 0; ir < mStrips; ir++)
                     {
-                        int j0 = s * nr;
-                        PackB(transB, (float*)bAddr, n, k, pcBlock, kc, jcBlock + j0, Math.Min(nr, nc - j0), nr,
-                            (float*)bpAddr + (long)s * nr * kc);
+                        int r0 = i0 + ir * mr, tileRows = Math.Min(mr, i1 - r0);
+                        float* aStrip = ap + (long)ir * mr * kc;
+                        for (int jr = 0; jr < nStrips; jr++)
+                        {
+                            int tileCols = Math.Min(nr, nc - jr * nr);
+                            float* bStrip = bp + (long)jr * nr * kc;
+                            float* cTile = (float*)_c + (long)r0 * n + jc + jr * nr;
+                            if (tileCols < nr) EdgeTile<TK>(kc, aStrip, bStrip, cTile, n, tileRows, tileCols, alpha, betaBlock);
+                            else if (tileRows < mr) TK.RunRows(tileRows, kc, aStrip, bStrip, cTile, n, alpha, betaBlock);
+                            else TK.Run(kc, aStrip, bStrip, cTile, n, alpha, betaBlock);
+                        }
                     }
-                    else
-                    {
-                        int i0 = (s - nStrips) * mr;
-                        PackA(transA, (float*)aAddr, m, k, i0, Math.Min(mr, m - i0), pcBlock, kc, mr, (float*)apAddr + (long)i0 * kc);
-                    }
-                }
-
-                // Tiles in row-strip-major order: consecutive tiles share an A strip, which stays in L1.
-                void Tile(int t)
-                {
-                    int ir = t / nStrips, jr = t - ir * nStrips;
-                    int i0 = ir * mr, j0 = jr * nr;
-                    int rows = Math.Min(mr, m - i0), cols = Math.Min(nr, nc - j0);
-                    float* aStrip = (float*)apAddr + (long)i0 * kc;
-                    float* bStrip = (float*)bpAddr + (long)jr * nr * kc;
-                    float* cTile = (float*)cAddr + (long)i0 * n + jcBlock + j0;
-                    if (rows == mr && cols == nr) TK.Run(kc, aStrip, bStrip, cTile, n, alpha, betaBlock);
-                    else EdgeTile<TK>(kc, aStrip, bStrip, cTile, n, rows, cols, alpha, betaBlock);
-                }
-
-                int tiles = mStrips * nStrips;
-                if (threads <= 1)
-                {
-                    for (int s = 0; s < nStrips + mStrips; s++) Pack(s);
-                    for (int t = 0; t < tiles; t++) Tile(t);
-                }
-                else
-                {
-                    Parallel.For(0, nStrips + mStrips, options, Pack);
-                    Parallel.For(0, tiles, options, Tile);
                 }
             }
         }
@@ -240,16 +261,63 @@ public static partial class Gemm
         }
         else
         {
-            // B is n×k, so op(B)[p, j] = b[j·k + p]: each source row scatters into one lane of the strip.
+            // B is n×k, so op(B)[p, j] = b[j·k + p]: a transpose. 16×16 blocks go through registers (AVX-512), the
+            // edges element by element.
+            int jFull = 0, pFull = 0;
+            if (Vector512.IsHardwareAccelerated && nr % 16 == 0)
+            {
+                jFull = cols & ~15;
+                pFull = kc & ~15;
+                for (int j = 0; j < jFull; j += 16)
+                    for (int p = 0; p < pFull; p += 16)
+                        Transpose16x16(b + (long)(j0 + j) * k + p0 + p, k, bp + (long)p * nr + j, nr);
+            }
             for (int j = 0; j < cols; j++)
             {
                 float* src = b + (long)(j0 + j) * k + p0;
-                for (int p = 0; p < kc; p++) bp[p * nr + j] = src[p];
+                for (int p = j < jFull ? pFull : 0; p < kc; p++) bp[p * nr + j] = src[p];
             }
         }
         if (cols < nr)
             for (int p = 0; p < kc; p++)
                 new Span<float>(bp + p * nr + cols, nr - cols).Clear();
+    }
+
+    /// <summary>Writes the transpose of the 16×16 block at <paramref name="src"/> (row stride <paramref name="srcStride"/>)
+    /// to <paramref name="dst"/> (row stride <paramref name="dstStride"/>): dst[q·dstStride + r] = src[r·srcStride + q].</summary>
+    private static unsafe void Transpose16x16(float* src, int srcStride, float* dst, int dstStride)
+    {
+        // Three shuffle stages: interleave pairs of rows (2×2 blocks), then pairs of pairs as doubles (4×4 blocks inside
+        // each 128-bit lane), then move whole 128-bit lanes between registers.
+        var r = stackalloc Vector512<float>[16];
+        for (int i = 0; i < 16; i++) r[i] = Vector512.Load(src + (long)i * srcStride);
+        var t = stackalloc Vector512<float>[16];
+        for (int i = 0; i < 8; i++)
+        {
+            t[2 * i] = Avx512F.UnpackLow(r[2 * i], r[2 * i + 1]);
+            t[2 * i + 1] = Avx512F.UnpackHigh(r[2 * i], r[2 * i + 1]);
+        }
+        var u = r; // reuse: u[4i + j] holds, in lane L, column 4L + j of rows 4i..4i+3
+        for (int i = 0; i < 4; i++)
+        {
+            var t0 = t[4 * i].AsDouble(); var t1 = t[4 * i + 1].AsDouble();
+            var t2 = t[4 * i + 2].AsDouble(); var t3 = t[4 * i + 3].AsDouble();
+            u[4 * i] = Avx512F.UnpackLow(t0, t2).AsSingle();
+            u[4 * i + 1] = Avx512F.UnpackHigh(t0, t2).AsSingle();
+            u[4 * i + 2] = Avx512F.UnpackLow(t1, t3).AsSingle();
+            u[4 * i + 3] = Avx512F.UnpackHigh(t1, t3).AsSingle();
+        }
+        for (int j = 0; j < 4; j++)
+        {
+            var v0 = Avx512F.Shuffle4x128(u[j], u[4 + j], 0x44);
+            var v1 = Avx512F.Shuffle4x128(u[j], u[4 + j], 0xEE);
+            var w0 = Avx512F.Shuffle4x128(u[8 + j], u[12 + j], 0x44);
+            var w1 = Avx512F.Shuffle4x128(u[8 + j], u[12 + j], 0xEE);
+            Vector512.Store(Avx512F.Shuffle4x128(v0, w0, 0x88), dst + (long)j * dstStride);
+            Vector512.Store(Avx512F.Shuffle4x128(v0, w0, 0xDD), dst + (long)(4 + j) * dstStride);
+            Vector512.Store(Avx512F.Shuffle4x128(v1, w1, 0x88), dst + (long)(8 + j) * dstStride);
+            Vector512.Store(Avx512F.Shuffle4x128(v1, w1, 0xDD), dst + (long)(12 + j) * dstStride);
+        }
     }
 
     /// <summary>A 64-byte aligned native buffer that grows on demand and lives as long as its thread.</summary>

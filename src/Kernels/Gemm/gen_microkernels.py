@@ -12,6 +12,36 @@ KERNELS = [
 ]
 
 
+def body(w, rows, stride, nv, vec, lanes, fma, nr, indent="        "):
+    """Emits the accumulate-and-store body for `rows` rows of a strip packed with `stride` rows per depth step."""
+    for i in range(rows):
+        w(indent + " ".join(f"var c{i}_{v} = {vec}<float>.Zero;" for v in range(nv)))
+    w(indent + "for (int p = 0; p < kc; p++)")
+    w(indent + "{")
+    for v in range(nv):
+        w(indent + f"    var b{v} = {vec}.Load(bp + {v * lanes});")
+    for i in range(rows):
+        w(indent + f"    var a{i} = {vec}.Create(ap[{i}]);")
+        w(indent + "    " + " ".join(f"c{i}_{v} = {fma}(a{i}, b{v}, c{i}_{v});" for v in range(nv)))
+    w(indent + f"    ap += {stride};")
+    w(indent + f"    bp += {nr};")
+    w(indent + "}")
+    w(indent + f"var va = {vec}.Create(alpha);")
+    w(indent + "if (beta == 0f)")
+    w(indent + "{")
+    for i in range(rows):
+        w(indent + "    " + " ".join(f"{vec}.Store(c{i}_{v} * va, c + {i} * ldc + {v * lanes});" for v in range(nv)))
+    w(indent + "}")
+    w(indent + "else")
+    w(indent + "{")
+    w(indent + f"    var vb = {vec}.Create(beta);")
+    for i in range(rows):
+        for v in range(nv):
+            at = f"c + {i} * ldc + {v * lanes}"
+            w(indent + f"    {vec}.Store({fma}(c{i}_{v}, va, {vec}.Load({at}) * vb), {at});")
+    w(indent + "}")
+
+
 def kernel(name, mr, nv, vec, lanes, fma, supported):
     nr = nv * lanes
     out = []
@@ -26,33 +56,26 @@ def kernel(name, mr, nv, vec, lanes, fma, supported):
     w("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
     w("    public static unsafe void Run(int kc, float* ap, float* bp, float* c, int ldc, float alpha, float beta)")
     w("    {")
-    for i in range(mr):
-        w("        " + " ".join(f"var c{i}_{v} = {vec}<float>.Zero;" for v in range(nv)))
-    w("        for (int p = 0; p < kc; p++)")
+    body(w, mr, mr, nv, vec, lanes, fma, nr)
+    w("    }")
+    w("")
+    w("    // The last strip of a matrix whose row count is not a multiple of MR: only its real rows are computed.")
+    w("    public static unsafe void RunRows(int rows, int kc, float* ap, float* bp, float* c, int ldc, float alpha, float beta)")
+    w("    {")
+    w("        switch (rows)")
     w("        {")
-    for v in range(nv):
-        w(f"            var b{v} = {vec}.Load(bp + {v * lanes});")
-    for i in range(mr):
-        w(f"            var a{i} = {vec}.Create(ap[{i}]);")
-        w("            " + " ".join(f"c{i}_{v} = {fma}(a{i}, b{v}, c{i}_{v});" for v in range(nv)))
-    w(f"            ap += {mr};")
-    w(f"            bp += {nr};")
-    w("        }")
-    w(f"        var va = {vec}.Create(alpha);")
-    w("        if (beta == 0f)")
-    w("        {")
-    for i in range(mr):
-        w("            " + " ".join(f"{vec}.Store(c{i}_{v} * va, c + {i} * ldc + {v * lanes});" for v in range(nv)))
-    w("        }")
-    w("        else")
-    w("        {")
-    w(f"            var vb = {vec}.Create(beta);")
-    for i in range(mr):
-        for v in range(nv):
-            at = f"c + {i} * ldc + {v * lanes}"
-            w(f"            {vec}.Store({fma}(c{i}_{v}, va, {vec}.Load({at}) * vb), {at});")
+    for r in range(1, mr):
+        w(f"            case {r}: Rows{r}(kc, ap, bp, c, ldc, alpha, beta); break;")
+    w(f"            default: Run(kc, ap, bp, c, ldc, alpha, beta); break;")
     w("        }")
     w("    }")
+    for r in range(1, mr):
+        w("")
+        w("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
+        w(f"    private static unsafe void Rows{r}(int kc, float* ap, float* bp, float* c, int ldc, float alpha, float beta)")
+        w("    {")
+        body(w, r, mr, nv, vec, lanes, fma, nr)
+        w("    }")
     w("}")
     return "\n".join(out)
 
