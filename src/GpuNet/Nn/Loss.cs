@@ -1,0 +1,124 @@
+using GpuNet.Kernels;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace GpuNet.Nn;
+
+/// <summary>
+/// Softmax cross-entropy over logits <c>[batch, classes]</c> and integer labels, as <c>torch.nn.CrossEntropyLoss</c> with
+/// mean reduction. <see cref="Forward"/> writes the batch's mean loss and correct count to device slots the caller chooses
+/// (so a whole epoch of losses is read back at once); <see cref="Backward"/> returns <c>(softmax - onehot)/batch</c>.
+/// </summary>
+public sealed class CrossEntropyLoss : IDisposable
+{
+    private readonly Device _device;
+    private Tensor? _rowLoss, _gradient;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _loss;
+    private readonly MemoryBuffer1D<int, Stride1D.Dense> _correct;
+
+    /// <summary>A loss on <paramref name="device"/>.</summary>
+    public CrossEntropyLoss(Device device)
+    {
+        _device = device;
+        _loss = device.Accelerator.Allocate1D<float>(1);
+        _correct = device.Accelerator.Allocate1D<int>(1);
+    }
+
+    /// <summary>
+    /// Computes the mean loss into <paramref name="loss"/>[0] and the number of rows whose arg-max is the label into
+    /// <paramref name="correct"/>[0]; both default to internal slots read by <see cref="ReadLoss"/> and <see cref="ReadCorrect"/>.
+    /// </summary>
+    public void Forward(Tensor logits, ArrayView<int> labels, ArrayView<float> loss = default, ArrayView<int> correct = default)
+    {
+        int batch = logits.Dim(0), classes = logits.Dim(1);
+        var rowLoss = RowBuffer(ref _rowLoss, batch);
+        SoftmaxCrossEntropy.Forward(_device, logits.View, labels, batch, classes, rowLoss.View,
+            loss.IsValid ? loss : _loss.View, correct.IsValid ? correct : _correct.View);
+    }
+
+    /// <summary>The gradient of the mean loss with respect to the logits, times <paramref name="scale"/>; owned by the loss.</summary>
+    public Tensor Backward(Tensor logits, ArrayView<int> labels, float scale = 1f)
+    {
+        int batch = logits.Dim(0), classes = logits.Dim(1);
+        var g = Buffer(ref _gradient, batch, classes);
+        g.Clear();
+        SoftmaxCrossEntropy.Backward(_device, logits.View, labels, batch, classes, g.View, scale);
+        return g;
+    }
+
+    /// <summary>The mean loss of the last <see cref="Forward"/> that used the internal slot (a host round trip).</summary>
+    public float ReadLoss()
+    {
+        _device.Synchronize();
+        return _loss.GetAsArray1D()[0];
+    }
+
+    /// <summary>The correct count of the last <see cref="Forward"/> that used the internal slot (a host round trip).</summary>
+    public int ReadCorrect()
+    {
+        _device.Synchronize();
+        return _correct.GetAsArray1D()[0];
+    }
+
+    private Tensor RowBuffer(ref Tensor? owned, int rows)
+    {
+        if (owned is null || owned.Dim(0) < rows)
+        {
+            owned?.Dispose();
+            owned = Tensor.Empty(_device, Math.Max(rows, 1));
+        }
+        return owned.Dim(0) == rows ? owned : owned.Rows(0, rows);
+    }
+
+    private Tensor Buffer(ref Tensor? owned, int rows, int cols)
+    {
+        if (owned is null || owned.Dim(0) < rows || owned.Dim(1) != cols)
+        {
+            owned?.Dispose();
+            owned = Tensor.Empty(_device, Math.Max(rows, 1), cols);
+        }
+        return owned.Dim(0) == rows ? owned : owned.Rows(0, rows);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _rowLoss?.Dispose();
+        _gradient?.Dispose();
+        _loss.Dispose();
+        _correct.Dispose();
+    }
+}
+
+/// <summary>
+/// L1 and L2 penalties on a model's weights (not its biases): the loss gains <c>l1·Σ|w| + (l2/2)·Σw²</c> and the gradient
+/// <c>l1·sign(w) + l2·w</c>. <c>l2</c> is therefore the same number as PyTorch's <c>weight_decay</c>.
+/// </summary>
+/// <param name="L1">Strength of the L1 penalty.</param>
+/// <param name="L2">Strength of the L2 penalty.</param>
+public sealed record Regularization(double L1 = 0, double L2 = 0)
+{
+    /// <summary>No penalty.</summary>
+    public static readonly Regularization None = new();
+
+    /// <summary>True when either strength is non-zero.</summary>
+    public bool IsActive => L1 != 0 || L2 != 0;
+
+    /// <summary>The penalty's value for the current weights (downloads them; meant for once-per-epoch reporting).</summary>
+    public double Value(ParameterStore parameters)
+    {
+        if (!IsActive || parameters.WeightCount == 0) return 0;
+        var w = parameters.Values.Rows(0, (int)parameters.WeightCount).ToArray();
+        double abs = 0, squares = 0;
+        foreach (float v in w)
+        {
+            abs += Math.Abs(v);
+            squares += (double)v * v;
+        }
+        return L1 * abs + L2 / 2 * squares;
+    }
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        !IsActive ? "none" : string.Join(" ", new[] { L1 != 0 ? $"L1={L1:G3}" : null, L2 != 0 ? $"L2={L2:G3}" : null }.Where(s => s is not null));
+}
