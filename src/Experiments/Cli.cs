@@ -111,6 +111,24 @@ public static class Cli
             return ExitOk;
         });
         bench.Subcommands.Add(gemm);
+
+        var batchOption = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 64 };
+        var epochsOption = new Option<int>("--epochs") { Description = "Timed epochs (after one warm-up).", DefaultValueFactory = _ => 3 };
+        var samplesOption = new Option<int>("--samples") { Description = "Training samples per epoch.", DefaultValueFactory = _ => 60_000 };
+        var epochDevice = new Option<string>("--device") { Description = "The device (default: $GPUNET_DEVICE, else auto)." };
+        var epoch = new Command("epoch", "Seconds per training epoch of the 784-256-128-10 MLP with SGD on random data.")
+        {
+            epochDevice, batchOption, epochsOption, samplesOption,
+        };
+        epoch.SetAction(parse =>
+        {
+            int batchSize = parse.GetValue(batchOption), count = parse.GetValue(epochsOption), samples = parse.GetValue(samplesOption);
+            if (batchSize < 1 || count < 1 || samples < 1) throw new UsageException("--batch, --epochs and --samples must be positive.");
+            using var dev = Device.Open(parse.GetValue(epochDevice));
+            EpochBench.Run(dev, batchSize, count, samples, stdout);
+            return ExitOk;
+        });
+        bench.Subcommands.Add(epoch);
         root.Subcommands.Add(bench);
         return root;
     }
