@@ -112,6 +112,7 @@ public static class Cli
         });
         bench.Subcommands.Add(gemm);
         root.Subcommands.Add(bench);
+        root.Subcommands.Add(DataCommand.Build(stdout));
         return root;
     }
 
