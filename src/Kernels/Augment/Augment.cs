@@ -103,9 +103,10 @@ public readonly record struct AugmentStage(AugmentKind Kind, float A, float B = 
 /// Random draw <c>d</c> of sample <c>n</c> is Philox element <c>index = n·2^32 + d</c> of the stream (see
 /// <see cref="Philox"/>): draws 0..3 are one Philox block, 4..7 the next. Integers are taken from a draw's top 24 bits as
 /// <c>floor(u24 · k / 2^24)</c>, exactly. The host engine and the ILGPU kernel call the same functions for the
-/// parameters and for each pixel, so the parameters are bit-identical on every backend; pixel values agree bit for bit
-/// between the host and ILGPU's CPU accelerator, and to float rounding on GPUs (whose sine, cosine and logarithm differ
-/// in the last bits).
+/// parameters and for each pixel, so everything agrees bit for bit between the host and ILGPU's CPU accelerator. On
+/// GPUs the draws and what follows from them by exact arithmetic (flip decisions, shifts, angles, whether to erase) are
+/// bit-identical too; what goes through sine, cosine, exponential, logarithm or square root (the rotation, the erased
+/// rectangle's sides, the noise) agrees to float rounding, since GPU math functions are not correctly rounded.
 /// </para>
 /// <para>
 /// Images are <c>height × width</c> floats, row-major, one per sample, with pixel values in [0, 1] (0 is the black
