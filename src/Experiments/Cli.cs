@@ -130,6 +130,7 @@ public static class Cli
         });
         bench.Subcommands.Add(epoch);
         root.Subcommands.Add(bench);
+        root.Subcommands.Add(DataCommand.Build(stdout));
         return root;
     }
 
