@@ -268,19 +268,6 @@ public static partial class Reduce
         return best;
     }
 
-    /// <summary>Runs <paramref name="body"/> for every row, in parallel when the matrix is big enough to pay for it.</summary>
-    internal static void ForRows(int rows, int cols, Action<int> body)
-    {
-        if ((long)rows * cols < HostChunk || rows == 1)
-        {
-            for (int r = 0; r < rows; r++) body(r);
-        }
-        else
-        {
-            Parallel.For(0, rows, body);
-        }
-    }
-
     // ----- argmax and accuracy ---------------------------------------------------------------------------------------
 
     private static void RowArgmaxHost(Device device, ArrayView<float> x, int rows, int cols, ArrayView<int> result, int width = -1)
