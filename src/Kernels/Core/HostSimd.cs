@@ -80,11 +80,15 @@ internal unsafe interface ISimd<TVec> where TVec : struct
     /// <summary>Lane <c>i</c> of the result is lane <c>indices[i]</c> of <paramref name="value"/>; <paramref name="indices"/> holds int lanes in the same bits.</summary>
     static abstract TVec Permute(TVec value, TVec indices);
 
-    /// <summary>True when <see cref="Transpose"/> runs in registers (so ops may work on <see cref="Count"/> rows at once).</summary>
+    /// <summary>True when <see cref="LoadTransposed"/> runs in registers (so ops may work on <see cref="Count"/> rows at once).</summary>
     static abstract bool CanTranspose { get; }
 
-    /// <summary>Transposes the <c>Count × Count</c> row-major tile at <paramref name="tile"/> in place.</summary>
-    static abstract void Transpose(float* tile);
+    /// <summary>
+    /// Loads <paramref name="n"/> (1..Count) rows of <paramref name="cols"/> (1..Count) floats, row <c>i</c> at
+    /// <c>rows + i·cols</c>, as a Count × Count matrix with -inf past the rows and columns, and stores its transpose
+    /// row-major at <paramref name="tile"/>: tile row <c>c</c> holds column <c>c</c>, one row per lane.
+    /// </summary>
+    static abstract void LoadTransposed(float* tile, float* rows, int cols, int n);
 
     /// <summary>The sum of the lanes, added in a fixed tree.</summary>
     static abstract float SumAcross(TVec value);
@@ -187,12 +191,27 @@ internal readonly unsafe struct Simd512 : ISimd<Vector512<float>>
     /// which is one two-source permute per output row (vpermt2ps).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Transpose(float* tile)
+    public static void LoadTransposed(float* tile, float* rows, int cols, int n)
     {
-        var r0 = Load(tile); var r1 = Load(tile + 16); var r2 = Load(tile + 32); var r3 = Load(tile + 48);
-        var r4 = Load(tile + 64); var r5 = Load(tile + 80); var r6 = Load(tile + 96); var r7 = Load(tile + 112);
-        var r8 = Load(tile + 128); var r9 = Load(tile + 144); var r10 = Load(tile + 160); var r11 = Load(tile + 176);
-        var r12 = Load(tile + 192); var r13 = Load(tile + 208); var r14 = Load(tile + 224); var r15 = Load(tile + 240);
+        // Straight from the rows into registers: a vector stored and loaded again at once is slow to forward.
+        var ninf = Vector512.Create(float.NegativeInfinity);
+        var m = TailMask(cols);
+        var r0 = Avx512F.MaskLoad(rows, m, ninf);
+        var r1 = n > 1 ? Avx512F.MaskLoad(rows + cols, m, ninf) : ninf;
+        var r2 = n > 2 ? Avx512F.MaskLoad(rows + 2 * cols, m, ninf) : ninf;
+        var r3 = n > 3 ? Avx512F.MaskLoad(rows + 3 * cols, m, ninf) : ninf;
+        var r4 = n > 4 ? Avx512F.MaskLoad(rows + 4 * cols, m, ninf) : ninf;
+        var r5 = n > 5 ? Avx512F.MaskLoad(rows + 5 * cols, m, ninf) : ninf;
+        var r6 = n > 6 ? Avx512F.MaskLoad(rows + 6 * cols, m, ninf) : ninf;
+        var r7 = n > 7 ? Avx512F.MaskLoad(rows + 7 * cols, m, ninf) : ninf;
+        var r8 = n > 8 ? Avx512F.MaskLoad(rows + 8 * cols, m, ninf) : ninf;
+        var r9 = n > 9 ? Avx512F.MaskLoad(rows + 9 * cols, m, ninf) : ninf;
+        var r10 = n > 10 ? Avx512F.MaskLoad(rows + 10 * cols, m, ninf) : ninf;
+        var r11 = n > 11 ? Avx512F.MaskLoad(rows + 11 * cols, m, ninf) : ninf;
+        var r12 = n > 12 ? Avx512F.MaskLoad(rows + 12 * cols, m, ninf) : ninf;
+        var r13 = n > 13 ? Avx512F.MaskLoad(rows + 13 * cols, m, ninf) : ninf;
+        var r14 = n > 14 ? Avx512F.MaskLoad(rows + 14 * cols, m, ninf) : ninf;
+        var r15 = n > 15 ? Avx512F.MaskLoad(rows + 15 * cols, m, ninf) : ninf;
         var a = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
         var b = Vector512.Create(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
         Swap(ref r0, ref r8, a, b); Swap(ref r1, ref r9, a, b); Swap(ref r2, ref r10, a, b); Swap(ref r3, ref r11, a, b);
@@ -319,10 +338,17 @@ internal readonly unsafe struct Simd256 : ISimd<Vector256<float>>
 
     /// <summary>8×8 the classic AVX way: unpack pairs of rows, shuffle pairs of pairs, then swap 128-bit halves.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Transpose(float* tile)
+    public static void LoadTransposed(float* tile, float* rows, int cols, int n)
     {
-        var r0 = Load(tile); var r1 = Load(tile + 8); var r2 = Load(tile + 16); var r3 = Load(tile + 24);
-        var r4 = Load(tile + 32); var r5 = Load(tile + 40); var r6 = Load(tile + 48); var r7 = Load(tile + 56);
+        var ninf = Vector256.Create(float.NegativeInfinity);
+        var r0 = LoadTail(rows, cols, ninf);
+        var r1 = n > 1 ? LoadTail(rows + cols, cols, ninf) : ninf;
+        var r2 = n > 2 ? LoadTail(rows + 2 * cols, cols, ninf) : ninf;
+        var r3 = n > 3 ? LoadTail(rows + 3 * cols, cols, ninf) : ninf;
+        var r4 = n > 4 ? LoadTail(rows + 4 * cols, cols, ninf) : ninf;
+        var r5 = n > 5 ? LoadTail(rows + 5 * cols, cols, ninf) : ninf;
+        var r6 = n > 6 ? LoadTail(rows + 6 * cols, cols, ninf) : ninf;
+        var r7 = n > 7 ? LoadTail(rows + 7 * cols, cols, ninf) : ninf;
         var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1); var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
         var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5); var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
         var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE); var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
@@ -456,12 +482,12 @@ internal readonly unsafe struct SimdVector : ISimd<Vector<float>>
 
     public static bool CanTranspose => false;
 
-    public static void Transpose(float* tile)
+    public static void LoadTransposed(float* tile, float* rows, int cols, int n)
     {
         int w = Vector<float>.Count;
-        for (int i = 0; i < w; i++)
-            for (int j = i + 1; j < w; j++)
-                (tile[i * w + j], tile[j * w + i]) = (tile[j * w + i], tile[i * w + j]);
+        for (int c = 0; c < w; c++)
+            for (int i = 0; i < w; i++)
+                tile[c * w + i] = c < cols && i < n ? rows[i * cols + c] : float.NegativeInfinity;
     }
 
     public static int FirstSet(Vector<float> mask)

@@ -238,20 +238,13 @@ public static partial class Reduce
     }
 
     /// <summary>
-    /// Loads <paramref name="n"/> &lt;= Count rows of <paramref name="cols"/> &lt;= Count floats (row <c>i</c> at
-    /// <c>rows + i·cols</c>) into the Count × Count <paramref name="tile"/>, -inf past the rows and columns, and transposes
-    /// it: row <c>c</c> of the tile then holds column <c>c</c> of the rows, one row per lane. Ops on short rows use this to
-    /// work on Count rows at once with lane-wise operations instead of a reduction across lanes per row.
+    /// <see cref="ISimd{TVec}.LoadTransposed"/>: tile row <c>c</c> holds column <c>c</c> of <paramref name="n"/> rows.
+    /// Ops on short rows use it to work on Count rows at once with lane-wise operations instead of a reduction across
+    /// lanes per row.
     /// </summary>
     internal static unsafe void LoadTransposed<TVec, TSimd>(float* tile, float* rows, int cols, int n)
-        where TVec : struct where TSimd : ISimd<TVec>
-    {
-        int w = TSimd.Count;
-        var ninf = TSimd.Broadcast(float.NegativeInfinity);
-        for (int i = 0; i < w; i++)
-            TSimd.Store(tile + i * w, i < n ? TSimd.LoadTail(rows + (long)i * cols, cols, ninf) : ninf);
-        TSimd.Transpose(tile);
-    }
+        where TVec : struct where TSimd : ISimd<TVec> =>
+        TSimd.LoadTransposed(tile, rows, cols, n);
 
     /// <summary>
     /// <paramref name="p"/> rounded up to a multiple of 64 bytes (allocate 16 floats more). A vector that straddles two

@@ -8,14 +8,16 @@ namespace GpuNet.Kernels;
 public static partial class SoftmaxCrossEntropy
 {
     // ---------------------------------------------------------------------------------------------------------------
-    // Host engine: the same formulas as the kernels, one row at a time in SIMD (generic over the width, see ISimd), rows
-    // in blocks that depend only on the shape (Reduce.ForRowBlocks), so results have the same bits on any thread count.
+    // Host engine: the same formulas as the kernels in SIMD (generic over the width, see ISimd), rows in blocks that
+    // depend only on the shape (Reduce.ForRowBlocks), so results have the same bits on any thread count.
     //
     // Why it is fast:
-    // - A row of at most one vector (10 classes: one 16-lane AVX-512 vector) is loaded once, with a masked load, and its
-    //   max, exps, sum and argmax are all computed in registers; wider rows take two accumulators per pass.
-    // - exp is a vector polynomial (ISimd.Exp), not MathF.Exp per element, and the forward's log(sum) is taken over
-    //   256 rows at a time with the vector Log.
+    // - Rows of at most one vector (10 classes: AVX-512 has 16 lanes) go Count rows at a time through a transposed tile,
+    //   one class per vector and one row per lane: max, exps, sum and argmax are lane-wise, with no reduction across
+    //   lanes per row (which cost more than the exps), and the backward writes dz in whole vectors (RunTransposed).
+    //   Wider rows (1000 classes) go one row at a time, two accumulators per pass. The Vector<T> fallback, which has no
+    //   register transpose, takes the row-at-a-time path for every width.
+    // - exp is a vector polynomial (ISimd.Exp), not MathF.Exp per element, and log(sum) is the vector Log.
     // - NaN costs nothing in the hot loop: a NaN logit makes its row's sum of exps NaN, and only then does the row go
     //   through the scalar argmax (first NaN wins).
     // - The forward adds up its mean loss (float64, per block, blocks in order) while the row losses are in cache,
