@@ -41,6 +41,9 @@ internal unsafe interface ISimd<TVec> where TVec : struct
     /// <summary>Lanes below <paramref name="count"/> from <c>p</c>, the others <paramref name="fill"/>; reads no memory beyond <c>p + count</c>.</summary>
     static abstract TVec LoadTail(float* p, int count, TVec fill);
 
+    /// <summary>The ints <c>p[0, count)</c> (1 &lt;= count &lt;= Count) converted to float, <paramref name="fill"/> past them; reads no memory beyond <c>p + count</c>.</summary>
+    static abstract TVec LoadInt32(int* p, int count, int fill);
+
     /// <summary>Stores the lanes below <paramref name="count"/>; writes no memory beyond <c>p + count</c>.</summary>
     static abstract void StoreTail(float* p, TVec value, int count);
 
@@ -153,6 +156,10 @@ internal readonly unsafe struct Simd512 : ISimd<Vector512<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> LoadTail(float* p, int count, Vector512<float> fill) => Avx512F.MaskLoad(p, TailMask(count), fill);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> LoadInt32(int* p, int count, int fill) =>
+        Vector512.ConvertToSingle(Avx512F.MaskLoad(p, TailMask(count).AsInt32(), Vector512.Create(fill)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StoreTail(float* p, Vector512<float> value, int count) => Avx512F.MaskStore(p, TailMask(count), value);
@@ -298,6 +305,13 @@ internal readonly unsafe struct Simd256 : ISimd<Vector256<float>>
     public static Vector256<float> TailMask(int count) => Vector256.LessThan(Vector256<float>.Indices, Vector256.Create((float)count));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LoadInt32(int* p, int count, int fill)
+    {
+        var mask = TailMask(count).AsInt32();
+        return Vector256.ConvertToSingle(Vector256.ConditionalSelect(mask, Avx2.MaskLoad(p, mask), Vector256.Create(fill)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> LoadTail(float* p, int count, Vector256<float> fill)
     {
         var mask = TailMask(count);
@@ -427,6 +441,14 @@ internal readonly unsafe struct SimdVector : ISimd<Vector<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<float> TailMask(int count) => Vector.LessThan(Vector<float>.Indices, new Vector<float>(count)).As<int, float>();
+
+    public static Vector<float> LoadInt32(int* p, int count, int fill)
+    {
+        var v = new Vector<int>(fill);
+        int* lanes = (int*)Unsafe.AsPointer(ref v);
+        for (int i = 0; i < count; i++) lanes[i] = p[i];
+        return Vector.ConvertToSingle(v);
+    }
 
     public static Vector<float> LoadTail(float* p, int count, Vector<float> fill)
     {

@@ -356,6 +356,11 @@ public static partial class Reduce
                 var best = TSimd.Zero;
                 for (int c = cols - 1; c >= 0; c--)
                     best = TSimd.Select(TSimd.Equals(TSimd.Load(tile + c * w), max), TSimd.Broadcast(c), best);
+                if (Counting && !TSimd.AnySet(nan))
+                {
+                    right += TSimd.CountSet(TSimd.Equals(best, TSimd.LoadInt32(Output + g, n, -1))); // -1 past n never matches
+                    continue;
+                }
                 TSimd.Store(lanes, best);
                 // Rows with a NaN: the first NaN wins (rows past n are -inf, never NaN). A set mask lane is a NaN float.
                 if (TSimd.AnySet(nan))

@@ -180,19 +180,18 @@ public static partial class SoftmaxCrossEntropy
             {
                 int n = Math.Min(w, first + count - g);
                 Reduce.LoadTransposed<TVec, TSimd>(tile, Logits + (long)g * classes, classes, n);
-                for (int i = 0; i < w; i++) lanes[i] = i < n ? Labels[g + i] : -1; // exact: labels are far below 2^24
-                var label = TSimd.Load(lanes);
+                var label = TSimd.LoadInt32(Labels + g, n, -1); // exact: labels are far below 2^24
                 var max = TSimd.Load(tile);
                 for (int c = 1; c < classes; c++) max = TSimd.MaxNative(max, TSimd.Load(tile + c * w));
-                var sum = TSimd.Zero;
-                for (int c = 0; c < classes; c++) sum = TSimd.Add(sum, TSimd.Exp(TSimd.Subtract(TSimd.Load(tile + c * w), max)));
                 // Downwards, so the lowest column equal to the max wins; a label out of range picks nothing and stays NaN.
+                var sum = TSimd.Zero;
                 var best = TSimd.Zero;
                 var picked = TSimd.Broadcast(float.NaN);
                 for (int c = classes - 1; c >= 0; c--)
                 {
                     var column = TSimd.Load(tile + c * w);
                     var index = TSimd.Broadcast(c);
+                    sum = TSimd.Add(sum, TSimd.Exp(TSimd.Subtract(column, max)));
                     best = TSimd.Select(TSimd.Equals(column, max), index, best);
                     picked = TSimd.Select(TSimd.Equals(label, index), column, picked);
                 }
@@ -322,33 +321,30 @@ public static partial class SoftmaxCrossEntropy
             float* tile = Reduce.Align64(tileMemory);
             float* rowOf = stackalloc float[w * classes];
             float* classOf = stackalloc float[w * classes];
-            for (int i = 0; i < w * classes; i++)
+            for (int i = 0, row = 0, column = 0; i < w * classes; i++)
             {
-                rowOf[i] = BitConverter.Int32BitsToSingle(i / classes);
-                classOf[i] = i % classes;
+                rowOf[i] = BitConverter.Int32BitsToSingle(row);
+                classOf[i] = column;
+                if (++column == classes) (row, column) = (row + 1, 0);
             }
-            float* lanes = stackalloc float[w];
-            float* invalid = stackalloc float[w];
             var coefficient = TSimd.Broadcast(Coefficient);
             var one = TSimd.Broadcast(1f);
+            var zero = TSimd.Zero;
+            var classCount = TSimd.Broadcast(classes);
+            var nan = TSimd.Broadcast(float.NaN);
             for (int g = first; g < first + count; g += w)
             {
                 int n = Math.Min(w, first + count - g);
                 float* z = Logits + (long)g * classes;
                 Reduce.LoadTransposed<TVec, TSimd>(tile, z, classes, n);
-                for (int i = 0; i < w; i++)
-                {
-                    int l = i < n ? Labels[g + i] : -1;
-                    bool valid = (uint)l < (uint)classes;
-                    lanes[i] = valid ? l : -1;
-                    invalid[i] = valid || i >= n ? 0f : float.NaN; // a label out of range makes its row NaN
-                }
+                var label = TSimd.LoadInt32(Labels + g, n, 0); // exact: labels are far below 2^24
                 var max = TSimd.Load(tile);
                 for (int c = 1; c < classes; c++) max = TSimd.MaxNative(max, TSimd.Load(tile + c * w));
                 var sum = TSimd.Zero;
                 for (int c = 0; c < classes; c++) sum = TSimd.Add(sum, TSimd.Exp(TSimd.Subtract(TSimd.Load(tile + c * w), max)));
-                var inverse = TSimd.Add(TSimd.Divide(one, sum), TSimd.Load(invalid));
-                var label = TSimd.Load(lanes);
+                // A label out of range makes its row NaN (and matches no class below).
+                var valid = TSimd.Select(TSimd.LessThan(label, zero), zero, TSimd.LessThan(label, classCount));
+                var inverse = TSimd.Select(valid, TSimd.Divide(one, sum), nan);
                 float* dz = Gradient + (long)g * classes;
                 int length = n * classes;
                 for (int k = 0; k < length; k += w)
