@@ -175,6 +175,35 @@ public static partial class Reduce
         return TSimd.SumAcross(TSimd.Add(s0, s1));
     }
 
+    /// <summary>
+    /// The row sum of exps (as the overload without <paramref name="exps"/>) that also stores each <c>exp(p[i] - max)</c> at <c>exps[i]</c> (whole vectors:
+    /// <paramref name="exps"/> has room for <c>n</c> rounded up to a vector), for a pass that needs them again.
+    /// </summary>
+    internal static unsafe float RowExpSum<TVec, TSimd>(float* p, int n, float max, float* exps) where TVec : struct where TSimd : ISimd<TVec>
+    {
+        int w = TSimd.Count;
+        var m = TSimd.Broadcast(max);
+        TVec s0 = TSimd.Zero, s1 = TSimd.Zero;
+        int i = 0;
+        for (; i <= n - 2 * w; i += 2 * w)
+        {
+            var e0 = TSimd.Exp(TSimd.Subtract(TSimd.Load(p + i), m));
+            var e1 = TSimd.Exp(TSimd.Subtract(TSimd.Load(p + i + w), m));
+            TSimd.Store(exps + i, e0);
+            TSimd.Store(exps + i + w, e1);
+            s0 = TSimd.Add(s0, e0);
+            s1 = TSimd.Add(s1, e1);
+        }
+        var ninf = TSimd.Broadcast(float.NegativeInfinity);
+        for (; i < n; i += w)
+        {
+            var e = TSimd.Exp(TSimd.Subtract(TSimd.LoadTail(p + i, Math.Min(w, n - i), ninf), m));
+            TSimd.Store(exps + i, e);
+            s0 = TSimd.Add(s0, e);
+        }
+        return TSimd.SumAcross(TSimd.Add(s0, s1));
+    }
+
     /// <summary>The first <c>i &lt; n</c> with <c>p[i] == value</c>, or -1.</summary>
     internal static unsafe int FirstEqual<TVec, TSimd>(float* p, int n, float value) where TVec : struct where TSimd : ISimd<TVec>
     {

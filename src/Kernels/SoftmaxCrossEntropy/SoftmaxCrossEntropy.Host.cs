@@ -27,6 +27,9 @@ public static partial class SoftmaxCrossEntropy
     // Rows whose log(sum of exps) is taken together in the forward.
     private const int LogRows = 256;
 
+    // The widest row whose exps the backward keeps on the stack between passes (16 KiB).
+    private const int SavedExps = 4096;
+
     private static void ForwardHost(Device device, ArrayView<float> logits, ArrayView<int> labels, int batch, int classes,
         ArrayView<float> rowLoss, ArrayView<float> loss, ArrayView<int> correct, int width = -1)
     {
@@ -261,6 +264,13 @@ public static partial class SoftmaxCrossEntropy
         {
             if (TSimd.CanTranspose && Classes <= TSimd.Count) return RunTransposed(first, count);
             int classes = Classes, w = TSimd.Count;
+            // Wide rows keep their exps from the sum pass for the gradient pass (it then runs from L1 with no exp).
+            float* exps = null;
+            if (classes > w && classes <= SavedExps)
+            {
+                float* memory = stackalloc float[SavedExps + 16];
+                exps = Reduce.Align64(memory);
+            }
             var coefficient = TSimd.Broadcast(Coefficient);
             var one = TSimd.Broadcast(1f);
             var ninf = TSimd.Broadcast(float.NegativeInfinity);
@@ -283,7 +293,7 @@ public static partial class SoftmaxCrossEntropy
                 else
                 {
                     float max = Reduce.RowMax<TVec, TSimd>(z, classes);
-                    float sum = Reduce.RowExpSum<TVec, TSimd>(z, classes, max);
+                    float sum = exps != null ? Reduce.RowExpSum<TVec, TSimd>(z, classes, max, exps) : Reduce.RowExpSum<TVec, TSimd>(z, classes, max);
                     var m = TSimd.Broadcast(max);
                     var inverse = TSimd.Broadcast(valid ? 1f / sum : float.NaN);
                     var labelLane = TSimd.Broadcast(label);
@@ -292,7 +302,7 @@ public static partial class SoftmaxCrossEntropy
                     int c = 0;
                     for (; c <= classes - w; c += w)
                     {
-                        var e = TSimd.Exp(TSimd.Subtract(TSimd.Load(z + c), m));
+                        var e = exps != null ? TSimd.Load(exps + c) : TSimd.Exp(TSimd.Subtract(TSimd.Load(z + c), m));
                         var g = TSimd.Subtract(TSimd.Multiply(e, inverse), TSimd.Select(TSimd.Equals(index, labelLane), one, TSimd.Zero));
                         TSimd.Store(dz + c, TSimd.MultiplyAdd(coefficient, g, TSimd.Load(dz + c)));
                         index = TSimd.Add(index, step);
@@ -300,7 +310,7 @@ public static partial class SoftmaxCrossEntropy
                     if (c < classes)
                     {
                         int k = classes - c;
-                        var e = TSimd.Exp(TSimd.Subtract(TSimd.LoadTail(z + c, k, ninf), m));
+                        var e = exps != null ? TSimd.Load(exps + c) : TSimd.Exp(TSimd.Subtract(TSimd.LoadTail(z + c, k, ninf), m));
                         var g = TSimd.Subtract(TSimd.Multiply(e, inverse), TSimd.Select(TSimd.Equals(index, labelLane), one, TSimd.Zero));
                         TSimd.StoreTail(dz + c, TSimd.MultiplyAdd(coefficient, g, TSimd.LoadTail(dz + c, k, TSimd.Zero)), k);
                     }
@@ -393,8 +403,11 @@ public static partial class SoftmaxCrossEntropy
         public float Temperature;
         public float Coefficient;
 
+        public readonly BlockTotals Run(int first, int count) => RowLoss != null ? Forward(first, count) : Backward(first, count);
+
+        // Forward and backward are separate methods, each one plain loop over its rows with no per-row test of which it is.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public readonly BlockTotals Run(int first, int count)
+        private readonly BlockTotals Forward(int first, int count)
         {
             int classes = Classes, w = TSimd.Count;
             float temperature = Temperature;
@@ -405,32 +418,49 @@ public static partial class SoftmaxCrossEntropy
                 float* s = Student + (long)r * classes;
                 float* q = Teacher + (long)r * classes;
                 // max(s/T) = max(s)/T: division by T > 0 is monotone, also after rounding, so every exponent is <= 0.
-                float maxS = Reduce.RowMax<TVec, TSimd>(s, classes) / temperature;
-                float maxT = Reduce.RowMax<TVec, TSimd>(q, classes) / temperature;
-                var ms = TSimd.Broadcast(maxS);
-                var mt = TSimd.Broadcast(maxT);
+                var ms = TSimd.Broadcast(Reduce.RowMax<TVec, TSimd>(s, classes) / temperature);
+                var mt = TSimd.Broadcast(Reduce.RowMax<TVec, TSimd>(q, classes) / temperature);
                 TVec sumS = TSimd.Zero, sumT = TSimd.Zero, weighted = TSimd.Zero;
                 for (int c = 0; c < classes; c += w)
                 {
                     int k = Math.Min(w, classes - c);
-                    // Past the row: -inf, so both exps are 0; the weighted term masks its (-inf) shifted value to 0.
+                    // Past the row: -inf, so both exps are (about) 0; the weighted term masks its -inf shifted value to 0.
                     var shiftedS = TSimd.Subtract(TSimd.Divide(k == w ? TSimd.Load(s + c) : TSimd.LoadTail(s + c, k, ninf), t), ms);
                     var expT = TSimd.Exp(TSimd.Subtract(TSimd.Divide(k == w ? TSimd.Load(q + c) : TSimd.LoadTail(q + c, k, ninf), t), mt));
                     sumS = TSimd.Add(sumS, TSimd.Exp(shiftedS));
                     sumT = TSimd.Add(sumT, expT);
-                    if (RowLoss != null)
-                        weighted = TSimd.MultiplyAdd(expT, k == w ? shiftedS : TSimd.Select(TSimd.TailMask(k), shiftedS, TSimd.Zero), weighted);
+                    weighted = TSimd.MultiplyAdd(expT, k == w ? shiftedS : TSimd.Select(TSimd.TailMask(k), shiftedS, TSimd.Zero), weighted);
                 }
-                if (RowLoss != null)
+                // Σ -q·log p = log Σ exp(s/T - M) - Σ q·(s/T - M), because Σ q = 1; the last steps in float64.
+                double ws = TSimd.SumAcross(weighted), ss = TSimd.SumAcross(sumS), st = TSimd.SumAcross(sumT);
+                RowLoss[r] = (float)(temperature * (double)temperature * (Math.Log(ss) - ws / st));
+            }
+            return new BlockTotals(Reduce.SumChunk<TVec, TSimd, ValueTerm>(RowLoss + first, count), 0);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly BlockTotals Backward(int first, int count)
+        {
+            int classes = Classes, w = TSimd.Count;
+            float temperature = Temperature;
+            var t = TSimd.Broadcast(temperature);
+            var ninf = TSimd.Broadcast(float.NegativeInfinity);
+            var coefficient = TSimd.Broadcast(Coefficient);
+            for (int r = first; r < first + count; r++)
+            {
+                float* s = Student + (long)r * classes;
+                float* q = Teacher + (long)r * classes;
+                var ms = TSimd.Broadcast(Reduce.RowMax<TVec, TSimd>(s, classes) / temperature);
+                var mt = TSimd.Broadcast(Reduce.RowMax<TVec, TSimd>(q, classes) / temperature);
+                TVec sumS = TSimd.Zero, sumT = TSimd.Zero;
+                for (int c = 0; c < classes; c += w)
                 {
-                    // Σ -q·log p = log Σ exp(s/T - M) - Σ q·(s/T - M), because Σ q = 1; the last steps in float64.
-                    double ws = TSimd.SumAcross(weighted), ss = TSimd.SumAcross(sumS), st = TSimd.SumAcross(sumT);
-                    RowLoss[r] = (float)(temperature * (double)temperature * (Math.Log(ss) - ws / st));
-                    continue;
+                    int k = Math.Min(w, classes - c);
+                    sumS = TSimd.Add(sumS, TSimd.Exp(TSimd.Subtract(TSimd.Divide(k == w ? TSimd.Load(s + c) : TSimd.LoadTail(s + c, k, ninf), t), ms)));
+                    sumT = TSimd.Add(sumT, TSimd.Exp(TSimd.Subtract(TSimd.Divide(k == w ? TSimd.Load(q + c) : TSimd.LoadTail(q + c, k, ninf), t), mt)));
                 }
                 var inverseS = TSimd.Broadcast(1f / TSimd.SumAcross(sumS));
                 var inverseT = TSimd.Broadcast(1f / TSimd.SumAcross(sumT));
-                var coefficient = TSimd.Broadcast(Coefficient);
                 float* dz = Gradient + (long)r * classes;
                 for (int c = 0; c < classes; c += w)
                 {
@@ -441,7 +471,7 @@ public static partial class SoftmaxCrossEntropy
                     else TSimd.StoreTail(dz + c, TSimd.MultiplyAdd(coefficient, TSimd.Subtract(p, pt), TSimd.LoadTail(dz + c, k, TSimd.Zero)), k);
                 }
             }
-            return RowLoss == null ? default : new BlockTotals(Reduce.SumChunk<TVec, TSimd, ValueTerm>(RowLoss + first, count), 0);
+            return default;
         }
     }
 }
