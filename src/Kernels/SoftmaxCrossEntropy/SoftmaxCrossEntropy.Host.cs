@@ -331,17 +331,13 @@ public static partial class SoftmaxCrossEntropy
             float* tile = Reduce.Align64(tileMemory);
             float* rowOf = stackalloc float[w * classes];
             float* classOf = stackalloc float[w * classes];
-            for (int i = 0, row = 0, column = 0; i < w * classes; i++)
-            {
-                rowOf[i] = BitConverter.Int32BitsToSingle(row);
-                classOf[i] = column;
-                if (++column == classes) (row, column) = (row + 1, 0);
-            }
+            LaneRows(rowOf, classOf, w, classes);
             var coefficient = TSimd.Broadcast(Coefficient);
             var one = TSimd.Broadcast(1f);
             var zero = TSimd.Zero;
             var classCount = TSimd.Broadcast(classes);
             var nan = TSimd.Broadcast(float.NaN);
+            var ninf = TSimd.Broadcast(float.NegativeInfinity);
             for (int g = first; g < first + count; g += w)
             {
                 int n = Math.Min(w, first + count - g);
@@ -360,7 +356,7 @@ public static partial class SoftmaxCrossEntropy
                 for (int k = 0; k < length; k += w)
                 {
                     var row = TSimd.Load(rowOf + k);
-                    var e = TSimd.Exp(TSimd.Subtract(k <= length - w ? TSimd.Load(z + k) : TSimd.LoadTail(z + k, length - k, TSimd.Zero), TSimd.Permute(max, row)));
+                    var e = TSimd.Exp(TSimd.Subtract(k <= length - w ? TSimd.Load(z + k) : TSimd.LoadTail(z + k, length - k, ninf), TSimd.Permute(max, row)));
                     var oneHot = TSimd.Select(TSimd.Equals(TSimd.Permute(label, row), TSimd.Load(classOf + k)), one, TSimd.Zero);
                     var gradient = TSimd.Subtract(TSimd.Multiply(e, TSimd.Permute(inverse, row)), oneHot);
                     if (k <= length - w) TSimd.Store(dz + k, TSimd.MultiplyAdd(coefficient, gradient, TSimd.Load(dz + k)));
@@ -368,6 +364,19 @@ public static partial class SoftmaxCrossEntropy
                 }
             }
             return default;
+        }
+    }
+
+    // For Count rows of `classes` floats seen as `classes` whole vectors: the row of each element as int bits (for
+    // ISimd.Permute) and, when asked, its class as a float. Built without a division per element: at a few hundred
+    // elements a division each cost about 1 us per call, most of a 64-row batch.
+    private static unsafe void LaneRows(float* rowOf, float* classOf, int w, int classes)
+    {
+        for (int i = 0, row = 0, column = 0; i < w * classes; i++)
+        {
+            rowOf[i] = BitConverter.Int32BitsToSingle(row);
+            if (classOf != null) classOf[i] = column;
+            if (++column == classes) (row, column) = (row + 1, 0);
         }
     }
 
@@ -403,7 +412,106 @@ public static partial class SoftmaxCrossEntropy
         public float Temperature;
         public float Coefficient;
 
-        public readonly BlockTotals Run(int first, int count) => RowLoss != null ? Forward(first, count) : Backward(first, count);
+        public readonly BlockTotals Run(int first, int count) =>
+            TSimd.CanTranspose && Classes <= TSimd.Count
+                ? RowLoss != null ? ForwardTransposed(first, count) : BackwardTransposed(first, count)
+                : RowLoss != null ? Forward(first, count) : Backward(first, count);
+
+        // Rows of at most one vector, Count rows at a time, as the hard-label RunTransposed: student and teacher each go
+        // through a transposed tile, so maxima and sums are lane-wise; the last steps of each row's loss are float64.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly BlockTotals ForwardTransposed(int first, int count)
+        {
+            int classes = Classes, w = TSimd.Count;
+            float temperature = Temperature;
+            float* memory = stackalloc float[3 * w * w + 16];
+            float* tileS = Reduce.Align64(memory), tileT = tileS + w * w, sums = tileT + w * w;
+            var t = TSimd.Broadcast(temperature);
+            for (int g = first; g < first + count; g += w)
+            {
+                int n = Math.Min(w, first + count - g);
+                Reduce.LoadTransposed<TVec, TSimd>(tileS, Student + (long)g * classes, classes, n);
+                Reduce.LoadTransposed<TVec, TSimd>(tileT, Teacher + (long)g * classes, classes, n);
+                TVec maxS = TSimd.Load(tileS), maxT = TSimd.Load(tileT);
+                for (int c = 1; c < classes; c++)
+                {
+                    maxS = TSimd.MaxNative(maxS, TSimd.Load(tileS + c * w));
+                    maxT = TSimd.MaxNative(maxT, TSimd.Load(tileT + c * w));
+                }
+                // max(s/T) = max(s)/T: division by T > 0 is monotone, also after rounding, so every exponent is <= 0.
+                TVec ms = TSimd.Divide(maxS, t), mt = TSimd.Divide(maxT, t);
+                TVec sumS = TSimd.Zero, sumT = TSimd.Zero, weighted = TSimd.Zero;
+                for (int c = 0; c < classes; c++)
+                {
+                    var shiftedS = TSimd.Subtract(TSimd.Divide(TSimd.Load(tileS + c * w), t), ms);
+                    var expT = TSimd.Exp(TSimd.Subtract(TSimd.Divide(TSimd.Load(tileT + c * w), t), mt));
+                    sumS = TSimd.Add(sumS, TSimd.Exp(shiftedS));
+                    sumT = TSimd.Add(sumT, expT);
+                    weighted = TSimd.MultiplyAdd(expT, shiftedS, weighted);
+                }
+                TSimd.Store(sums, sumS);
+                TSimd.Store(sums + w, sumT);
+                TSimd.Store(sums + 2 * w, weighted);
+                for (int i = 0; i < n; i++)
+                {
+                    double ws = sums[2 * w + i], ss = sums[i], st = sums[w + i];
+                    RowLoss[g + i] = (float)(temperature * (double)temperature * (Math.Log(ss) - ws / st));
+                }
+            }
+            return new BlockTotals(Reduce.SumChunk<TVec, TSimd, ValueTerm>(RowLoss + first, count), 0);
+        }
+
+        // Count rows at a time: maxima and sums from transposed tiles, then the gradient over the rows as they lie in
+        // memory in whole vectors, each lane finding its row's values with a permute (as the hard-label backward).
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly BlockTotals BackwardTransposed(int first, int count)
+        {
+            int classes = Classes, w = TSimd.Count;
+            float* memory = stackalloc float[2 * w * w + 16];
+            float* tileS = Reduce.Align64(memory), tileT = tileS + w * w;
+            float* rowOf = stackalloc float[w * classes];
+            LaneRows(rowOf, null, w, classes);
+            var t = TSimd.Broadcast(Temperature);
+            var one = TSimd.Broadcast(1f);
+            var ninf = TSimd.Broadcast(float.NegativeInfinity);
+            var coefficient = TSimd.Broadcast(Coefficient);
+            for (int g = first; g < first + count; g += w)
+            {
+                int n = Math.Min(w, first + count - g);
+                float* s = Student + (long)g * classes, q = Teacher + (long)g * classes;
+                Reduce.LoadTransposed<TVec, TSimd>(tileS, s, classes, n);
+                Reduce.LoadTransposed<TVec, TSimd>(tileT, q, classes, n);
+                TVec maxS = TSimd.Load(tileS), maxT = TSimd.Load(tileT);
+                for (int c = 1; c < classes; c++)
+                {
+                    maxS = TSimd.MaxNative(maxS, TSimd.Load(tileS + c * w));
+                    maxT = TSimd.MaxNative(maxT, TSimd.Load(tileT + c * w));
+                }
+                TVec ms = TSimd.Divide(maxS, t), mt = TSimd.Divide(maxT, t);
+                TVec sumS = TSimd.Zero, sumT = TSimd.Zero;
+                for (int c = 0; c < classes; c++)
+                {
+                    sumS = TSimd.Add(sumS, TSimd.Exp(TSimd.Subtract(TSimd.Divide(TSimd.Load(tileS + c * w), t), ms)));
+                    sumT = TSimd.Add(sumT, TSimd.Exp(TSimd.Subtract(TSimd.Divide(TSimd.Load(tileT + c * w), t), mt)));
+                }
+                TVec inverseS = TSimd.Divide(one, sumS), inverseT = TSimd.Divide(one, sumT);
+                float* dz = Gradient + (long)g * classes;
+                int length = n * classes;
+                for (int k = 0; k < length; k += w)
+                {
+                    var row = TSimd.Load(rowOf + k);
+                    bool whole = k <= length - w;
+                    // -inf past the rows: exp gives 0 there, not whatever exp(0 - max) would be.
+                    var sv = whole ? TSimd.Load(s + k) : TSimd.LoadTail(s + k, length - k, ninf);
+                    var qv = whole ? TSimd.Load(q + k) : TSimd.LoadTail(q + k, length - k, ninf);
+                    var p = TSimd.Multiply(TSimd.Exp(TSimd.Subtract(TSimd.Divide(sv, t), TSimd.Permute(ms, row))), TSimd.Permute(inverseS, row));
+                    var pt = TSimd.Multiply(TSimd.Exp(TSimd.Subtract(TSimd.Divide(qv, t), TSimd.Permute(mt, row))), TSimd.Permute(inverseT, row));
+                    if (whole) TSimd.Store(dz + k, TSimd.MultiplyAdd(coefficient, TSimd.Subtract(p, pt), TSimd.Load(dz + k)));
+                    else TSimd.StoreTail(dz + k, TSimd.MultiplyAdd(coefficient, TSimd.Subtract(p, pt), TSimd.LoadTail(dz + k, length - k, TSimd.Zero)), length - k);
+                }
+            }
+            return default;
+        }
 
         // Forward and backward are separate methods, each one plain loop over its rows with no per-row test of which it is.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
