@@ -102,6 +102,66 @@ public class BiasTests(DeviceFixture devices)
         Close.All(results[1].Db, results[0].Db, 127 * 2 * 127 * 6e-8, 0, "bias gradient parity");
     }
 
+    // ---------------------------------------------------------------------------------------------------------------
+    // Host engine: every SIMD width this processor has, every column count to 70 and some wide ones (several column
+    // blocks of the gradient, with tails), and the same bits on 1 and 2 threads.
+    // ---------------------------------------------------------------------------------------------------------------
+
+    public static TheoryData<int> HostWidths() => new(HostSimdTestData.Widths);
+
+    [Theory]
+    [MemberData(nameof(HostWidths))]
+    public void Host_widths_match_reference_for_every_column_count(int width)
+    {
+        var device = devices.Host;
+        foreach (int cols in HostSimdTestData.RowLengths.Concat([255, 256, 513]))
+            foreach (int rows in new[] { 1, 6 })
+            {
+                var y = Data.Uniform(rows * cols, rows * 1000 + cols);
+                var b = Data.Uniform(cols, cols + 5);
+                using var ty = Tensor.FromArray(device, y, rows, cols);
+                using var tb = Tensor.FromArray(device, b, cols);
+                Bias.AddHostAt(device, ty.View, tb.View, rows, cols, width);
+                var expected = new double[rows * cols];
+                for (int i = 0; i < expected.Length; i++) expected[i] = (double)y[i] + b[i % cols];
+                Close.All(ty.ToArray(), expected, 0, 1e-7, $"width {width} bias add {rows}x{cols}");
+
+                var db0 = Data.Uniform(cols, cols + 11);
+                using var tdb = Tensor.FromArray(device, db0, cols);
+                Bias.GradientHostAt(device, ty.View, tdb.View, rows, cols, width);
+                // Summed in float64 and rounded once: within an ulp of the float64 sum of the float inputs.
+                var sums = db0.Select(v => (double)v).ToArray();
+                var result = ty.ToArray();
+                for (int i = 0; i < result.Length; i++) sums[i % cols] += result[i];
+                Close.All(tdb.ToArray(), sums, 1e-12, 1.2e-7, $"width {width} bias gradient {rows}x{cols}");
+            }
+    }
+
+    [Fact]
+    public void Host_results_have_the_same_bits_on_1_and_2_threads()
+    {
+        using var one = Device.Open("cpu", new DeviceOptions { Threads = 1 });
+        using var two = Device.Open("cpu", new DeviceOptions { Threads = 2 });
+        // Many row blocks of one column block, and several column blocks (with a tail) of a few row blocks.
+        foreach (var (rows, cols) in new[] { (20011, 10), (301, 1000) })
+        {
+            var y = Data.Uniform(rows * cols, rows);
+            var b = Data.Uniform(cols, cols);
+            var results = new List<(float[] Y, float[] Db)>();
+            foreach (var device in new[] { one, two })
+            {
+                using var ty = Tensor.FromArray(device, y, rows, cols);
+                using var tb = Tensor.FromArray(device, b, cols);
+                using var tdb = Tensor.FromArray(device, b, cols);
+                Bias.Add(device, ty.View, tb.View, rows, cols);
+                Bias.Gradient(device, ty.View, tdb.View, rows, cols);
+                results.Add((ty.ToArray(), tdb.ToArray()));
+            }
+            HostSimdTestData.SameBits(results[0].Y, results[1].Y, $"bias add {rows}x{cols}");
+            HostSimdTestData.SameBits(results[0].Db, results[1].Db, $"bias gradient {rows}x{cols}");
+        }
+    }
+
     [Fact]
     public void Wrong_lengths_throw_argument_exception_naming_the_argument()
     {

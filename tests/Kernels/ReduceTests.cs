@@ -198,6 +198,100 @@ public class ReduceTests(DeviceFixture devices)
         Assert.Equal(results[0].Count, results[1].Count);
     }
 
+    // ---------------------------------------------------------------------------------------------------------------
+    // Host engine: every SIMD width this processor has, every length to 300 and ~1M, every row length to 70 and some
+    // wide ones, and the same bits on 1 and 2 threads.
+    // ---------------------------------------------------------------------------------------------------------------
+
+    public static TheoryData<int> HostWidths() => new(HostSimdTestData.Widths);
+
+    [Theory]
+    [MemberData(nameof(HostWidths))]
+    public void Host_sums_are_float64_accurate_for_every_length(int width)
+    {
+        var device = devices.Host;
+        foreach (int n in Enumerable.Range(1, 300).Append((1 << 20) + 3))
+        {
+            var x = Data.Uniform(n, n, -2f, 3f);
+            var (sum, squares, abs) = Reference(x);
+            using var tx = Tensor.FromArray(device, x, n);
+            using var result = Tensor.FromArray(device, [123f], 1);
+            // The host sums in float64: what is left is the final rounding to float (eps·|sum|) and, for squares, the
+            // float rounding of each x² (eps·x² each). Far tighter than the float32 bound above.
+            Reduce.SumHostAt<ValueTerm>(device, tx.View, result.View, width);
+            Close.Scalar(result.ToArray()[0], sum, Eps * Math.Abs(sum) + 1e-13 * abs, 0, $"width {width} sum n={n}");
+            Reduce.SumHostAt<SquareTerm>(device, tx.View, result.View, width);
+            Close.Scalar(result.ToArray()[0], squares, 2 * Eps * squares, 0, $"width {width} sum of squares n={n}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(HostWidths))]
+    public void Host_argmax_and_count_match_reference_for_every_row_length(int width)
+    {
+        var device = devices.Host;
+        foreach (int cols in HostSimdTestData.RowLengths)
+        {
+            const int rows = 9;
+            // Coarse values so that ties are common, and special rows where the row is long enough.
+            var x = Data.Uniform(rows * cols, 7 * cols, -3f, 3f).Select(v => MathF.Round(v)).ToArray();
+            x[cols - 1] = float.NaN;                                   // row 0: one NaN, last
+            x[cols + cols / 2] = float.NaN;                            // row 1: two NaNs; the first wins
+            x[2 * cols - 1] = float.NaN;
+            x.AsSpan(2 * cols, cols).Fill(float.NegativeInfinity);     // row 2: all -inf
+            x.AsSpan(3 * cols, cols).Fill(-1f);                        // row 3: -0 before +0, both the max
+            x[3 * cols + cols / 2] = -0f;
+            x[4 * cols - 1] = 0f;
+            x[5 * cols - 1] = 100f;                                    // row 4: the max last
+            using var tx = Tensor.FromArray(device, x, rows, cols);
+            using var result = IntBuffers.Filled(device, rows, -7);
+            Reduce.RowArgmaxHostAt(device, tx.View, rows, cols, result.View, width);
+            var got = IntBuffers.Download(device, result);
+            for (int r = 0; r < rows; r++)
+                Assert.True(ReferenceArgmax(x.AsSpan(r * cols, cols)) == got[r], $"width {width} argmax {rows}x{cols} row {r}: got {got[r]}");
+
+            var labels = Data.Labels(rows, cols, cols);
+            for (int r = 0; r < rows; r += 2) labels[r] = ReferenceArgmax(x.AsSpan(r * cols, cols));
+            labels[1] = cols;
+            int expected = Enumerable.Range(0, rows).Count(r => ReferenceArgmax(x.AsSpan(r * cols, cols)) == labels[r]);
+            using var tl = IntBuffers.Upload(device, labels);
+            using var count = IntBuffers.Filled(device, 1, 999);
+            Reduce.CountCorrectHostAt(device, tx.View, tl.View, rows, cols, count.View, width);
+            Assert.True(expected == IntBuffers.Download(device, count)[0], $"width {width} count {rows}x{cols}");
+        }
+    }
+
+    [Fact]
+    public void Host_results_have_the_same_bits_on_1_and_2_threads()
+    {
+        using var one = Device.Open("cpu", new DeviceOptions { Threads = 1 });
+        using var two = Device.Open("cpu", new DeviceOptions { Threads = 2 });
+        const int n = (1 << 20) + 3; // 17 chunks
+        var x = Data.Uniform(n, 5, -2f, 3f);
+        const int rows = 20011, cols = 10;
+        var labels = Data.Labels(rows, cols, 6);
+        var results = new List<(float Sum, float Squares, int[] Argmax, int Count)>();
+        foreach (var device in new[] { one, two })
+        {
+            using var tx = Tensor.FromArray(device, x, n);
+            using var result = Tensor.Zeros(device, 1);
+            Reduce.Sum(device, tx.View, result.View);
+            float sum = result.ToArray()[0];
+            Reduce.SumOfSquares(device, tx.View, result.View);
+            float squares = result.ToArray()[0];
+            var matrix = tx.View.SubView(0, rows * cols);
+            using var argmax = IntBuffers.Filled(device, rows, -1);
+            using var tl = IntBuffers.Upload(device, labels);
+            using var count = IntBuffers.Filled(device, 1, 0);
+            Reduce.RowArgmax(device, matrix, rows, cols, argmax.View);
+            Reduce.CountCorrect(device, matrix, tl.View, rows, cols, count.View);
+            results.Add((sum, squares, IntBuffers.Download(device, argmax), IntBuffers.Download(device, count)[0]));
+        }
+        HostSimdTestData.SameBits([results[0].Sum, results[0].Squares], [results[1].Sum, results[1].Squares], "sums");
+        Assert.Equal(results[0].Argmax, results[1].Argmax);
+        Assert.Equal(results[0].Count, results[1].Count);
+    }
+
     [Fact]
     public void Wrong_lengths_throw_argument_exception_naming_the_argument()
     {

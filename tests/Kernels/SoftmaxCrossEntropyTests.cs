@@ -100,43 +100,52 @@ public class SoftmaxCrossEntropyTests(DeviceFixture devices)
     // Runners: upload, run the op, download
     // ---------------------------------------------------------------------------------------------------------------
 
-    private static (float[] RowLoss, float Loss, int Correct) RunForward(Device device, float[] z, int[] labels, int batch, int classes)
+    // width: -1 runs the public entry; 0, 1, 2 run the host engine at that SIMD width (512, 256, Vector<T>).
+
+    private static (float[] RowLoss, float Loss, int Correct) RunForward(Device device, float[] z, int[] labels, int batch, int classes,
+        int width = -1)
     {
         using var tz = Tensor.FromArray(device, z, batch, classes);
         using var tl = IntBuffers.Upload(device, labels);
         using var rowLoss = Tensor.FromArray(device, Enumerable.Repeat(-5f, batch).ToArray(), batch);
         using var loss = Tensor.FromArray(device, [-5f], 1);
         using var correct = IntBuffers.Filled(device, 1, -5);
-        SoftmaxCrossEntropy.Forward(device, tz.View, tl.View, batch, classes, rowLoss.View, loss.View, correct.View);
+        if (width < 0) SoftmaxCrossEntropy.Forward(device, tz.View, tl.View, batch, classes, rowLoss.View, loss.View, correct.View);
+        else SoftmaxCrossEntropy.ForwardHostAt(device, tz.View, tl.View, batch, classes, rowLoss.View, loss.View, correct.View, width);
         return (rowLoss.ToArray(), loss.ToArray()[0], IntBuffers.Download(device, correct)[0]);
     }
 
-    private static float[] RunBackward(Device device, float[] z, int[] labels, int batch, int classes, float[] dlogits, float scale)
+    private static float[] RunBackward(Device device, float[] z, int[] labels, int batch, int classes, float[] dlogits, float scale,
+        int width = -1)
     {
         using var tz = Tensor.FromArray(device, z, batch, classes);
         using var tl = IntBuffers.Upload(device, labels);
         using var td = Tensor.FromArray(device, dlogits, batch, classes);
-        SoftmaxCrossEntropy.Backward(device, tz.View, tl.View, batch, classes, td.View, scale);
+        if (width < 0) SoftmaxCrossEntropy.Backward(device, tz.View, tl.View, batch, classes, td.View, scale);
+        else SoftmaxCrossEntropy.BackwardHostAt(device, tz.View, tl.View, batch, classes, td.View, scale, width);
         return td.ToArray();
     }
 
-    private static (float[] RowLoss, float Loss) RunForwardSoft(Device device, float[] s, float[] t, int batch, int classes, float temperature)
+    private static (float[] RowLoss, float Loss) RunForwardSoft(Device device, float[] s, float[] t, int batch, int classes, float temperature,
+        int width = -1)
     {
         using var ts = Tensor.FromArray(device, s, batch, classes);
         using var tt = Tensor.FromArray(device, t, batch, classes);
         using var rowLoss = Tensor.FromArray(device, Enumerable.Repeat(-5f, batch).ToArray(), batch);
         using var loss = Tensor.FromArray(device, [-5f], 1);
-        SoftmaxCrossEntropy.ForwardSoft(device, ts.View, tt.View, batch, classes, temperature, rowLoss.View, loss.View);
+        if (width < 0) SoftmaxCrossEntropy.ForwardSoft(device, ts.View, tt.View, batch, classes, temperature, rowLoss.View, loss.View);
+        else SoftmaxCrossEntropy.ForwardSoftHostAt(device, ts.View, tt.View, batch, classes, temperature, rowLoss.View, loss.View, width);
         return (rowLoss.ToArray(), loss.ToArray()[0]);
     }
 
     private static float[] RunBackwardSoft(Device device, float[] s, float[] t, int batch, int classes, float temperature, float[] dlogits,
-        float scale)
+        float scale, int width = -1)
     {
         using var ts = Tensor.FromArray(device, s, batch, classes);
         using var tt = Tensor.FromArray(device, t, batch, classes);
         using var td = Tensor.FromArray(device, dlogits, batch, classes);
-        SoftmaxCrossEntropy.BackwardSoft(device, ts.View, tt.View, batch, classes, temperature, td.View, scale);
+        if (width < 0) SoftmaxCrossEntropy.BackwardSoft(device, ts.View, tt.View, batch, classes, temperature, td.View, scale);
+        else SoftmaxCrossEntropy.BackwardSoftHostAt(device, ts.View, tt.View, batch, classes, temperature, td.View, scale, width);
         return td.ToArray();
     }
 
@@ -161,39 +170,39 @@ public class SoftmaxCrossEntropyTests(DeviceFixture devices)
 
     private static double GradientAtol(int classes, double coefficient) => Math.Max(classes, 16) * Eps * coefficient;
 
-    private static void CheckForward(Device device, string what, int batch, int classes, float lo, float hi, int seed)
+    private static void CheckForward(Device device, string what, int batch, int classes, float lo, float hi, int seed, int width = -1)
     {
         var z = Data.Uniform(batch * classes, seed, lo, hi);
         var labels = Data.Labels(batch, classes, seed + 1);
         for (int r = 0; r < batch; r += 3) labels[r] = Argmax(z.AsSpan(r * classes, classes)); // some rows right
         var expected = HardRowLoss(ToDouble(z), labels, batch, classes);
         int expectedCorrect = Enumerable.Range(0, batch).Count(r => Argmax(z.AsSpan(r * classes, classes)) == labels[r]);
-        var (rowLoss, loss, correct) = RunForward(device, z, labels, batch, classes);
+        var (rowLoss, loss, correct) = RunForward(device, z, labels, batch, classes, width);
         string name = $"{what} {batch}x{classes} logits in [{lo}, {hi}]";
         Close.All(rowLoss, expected, LossAtol(classes), LossAtol(classes), $"{name} rowLoss");
         Close.Scalar(loss, expected.Average(), LossAtol(classes), LossAtol(classes), $"{name} mean loss");
         Assert.True(expectedCorrect == correct, $"{name}: correct {correct}, expected {expectedCorrect}");
     }
 
-    private static void CheckBackward(Device device, string what, int batch, int classes, int seed)
+    private static void CheckBackward(Device device, string what, int batch, int classes, int seed, int width = -1)
     {
         var z = Data.Uniform(batch * classes, seed, -4f, 4f);
         var labels = Data.Labels(batch, classes, seed + 1);
         var d0 = Data.Uniform(batch * classes, seed + 2);
         const float scale = 0.75f;
-        var got = RunBackward(device, z, labels, batch, classes, d0, scale);
+        var got = RunBackward(device, z, labels, batch, classes, d0, scale, width);
         var g = HardGradient(ToDouble(z), labels, batch, classes, scale);
         var expected = g.Select((v, i) => d0[i] + v).ToArray();
         // d0 in [-1, 1] adds one rounding of up to eps·|result|.
         Close.All(got, expected, GradientAtol(classes, scale / batch), 2 * Eps, $"{what} backward {batch}x{classes} (accumulated)");
     }
 
-    private static void CheckSoft(Device device, string what, int batch, int classes, float temperature, int seed)
+    private static void CheckSoft(Device device, string what, int batch, int classes, float temperature, int seed, int width = -1)
     {
         var s = Data.Uniform(batch * classes, seed, -4f, 4f);
         var t = Data.Uniform(batch * classes, seed + 1, -6f, 6f);
         var expected = SoftRowLoss(ToDouble(s), ToDouble(t), batch, classes, temperature);
-        var (rowLoss, loss) = RunForwardSoft(device, s, t, batch, classes, temperature);
+        var (rowLoss, loss) = RunForwardSoft(device, s, t, batch, classes, temperature, width);
         string name = $"{what} soft T={temperature} {batch}x{classes}";
         double t2 = temperature * temperature;
         Close.All(rowLoss, expected, t2 * LossAtol(classes), LossAtol(classes), $"{name} rowLoss");
@@ -201,7 +210,7 @@ public class SoftmaxCrossEntropyTests(DeviceFixture devices)
 
         var d0 = Data.Uniform(batch * classes, seed + 2);
         const float scale = 0.5f;
-        var got = RunBackwardSoft(device, s, t, batch, classes, temperature, d0, scale);
+        var got = RunBackwardSoft(device, s, t, batch, classes, temperature, d0, scale, width);
         var expectedGrad = new double[batch * classes];
         for (int r = 0; r < batch; r++)
         {
@@ -419,24 +428,27 @@ public class SoftmaxCrossEntropyTests(DeviceFixture devices)
     [Fact]
     public void Host_and_ilgpu_agree()
     {
-        const int batch = 127, classes = 10;
-        var z = Data.Uniform(batch * classes, 31, -5f, 5f);
-        var t = Data.Uniform(batch * classes, 32, -5f, 5f);
-        var labels = Data.Labels(batch, classes, 33);
-        var ilgpu = RunForward(devices.Ilgpu, z, labels, batch, classes);
-        var host = RunForward(devices.Host, z, labels, batch, classes);
-        Close.All(host.RowLoss, ilgpu.RowLoss, 2 * LossAtol(classes), 2 * LossAtol(classes), "rowLoss parity");
-        Close.Scalar(host.Loss, ilgpu.Loss, 2 * LossAtol(classes), 2 * LossAtol(classes), "loss parity");
-        Assert.Equal(ilgpu.Correct, host.Correct);
-        var gi = RunBackward(devices.Ilgpu, z, labels, batch, classes, new float[z.Length], 1f);
-        var gh = RunBackward(devices.Host, z, labels, batch, classes, new float[z.Length], 1f);
-        Close.All(gh, gi, 2 * GradientAtol(classes, 1.0 / batch), 0, "backward parity");
-        var si = RunForwardSoft(devices.Ilgpu, z, t, batch, classes, 4f);
-        var sh = RunForwardSoft(devices.Host, z, t, batch, classes, 4f);
-        Close.All(sh.RowLoss, si.RowLoss, 32 * LossAtol(classes), 2 * LossAtol(classes), "soft rowLoss parity");
-        var bi = RunBackwardSoft(devices.Ilgpu, z, t, batch, classes, 4f, new float[z.Length], 1f);
-        var bh = RunBackwardSoft(devices.Host, z, t, batch, classes, 4f, new float[z.Length], 1f);
-        Close.All(bh, bi, 2 * GradientAtol(classes, 4.0 / batch), 0, "soft backward parity");
+        // 10 classes (one vector), 70 (several vectors and a tail) and 1000 (the wide-row path).
+        foreach (var (batch, classes) in new[] { (127, 10), (9, 70), (3, 1000) })
+        {
+            var z = Data.Uniform(batch * classes, 31, -5f, 5f);
+            var t = Data.Uniform(batch * classes, 32, -5f, 5f);
+            var labels = Data.Labels(batch, classes, 33);
+            var ilgpu = RunForward(devices.Ilgpu, z, labels, batch, classes);
+            var host = RunForward(devices.Host, z, labels, batch, classes);
+            Close.All(host.RowLoss, ilgpu.RowLoss, 2 * LossAtol(classes), 2 * LossAtol(classes), $"rowLoss parity {batch}x{classes}");
+            Close.Scalar(host.Loss, ilgpu.Loss, 2 * LossAtol(classes), 2 * LossAtol(classes), $"loss parity {batch}x{classes}");
+            Assert.Equal(ilgpu.Correct, host.Correct);
+            var gi = RunBackward(devices.Ilgpu, z, labels, batch, classes, new float[z.Length], 1f);
+            var gh = RunBackward(devices.Host, z, labels, batch, classes, new float[z.Length], 1f);
+            Close.All(gh, gi, 2 * GradientAtol(classes, 1.0 / batch), 0, $"backward parity {batch}x{classes}");
+            var si = RunForwardSoft(devices.Ilgpu, z, t, batch, classes, 4f);
+            var sh = RunForwardSoft(devices.Host, z, t, batch, classes, 4f);
+            Close.All(sh.RowLoss, si.RowLoss, 32 * LossAtol(classes), 2 * LossAtol(classes), $"soft rowLoss parity {batch}x{classes}");
+            var bi = RunBackwardSoft(devices.Ilgpu, z, t, batch, classes, 4f, new float[z.Length], 1f);
+            var bh = RunBackwardSoft(devices.Host, z, t, batch, classes, 4f, new float[z.Length], 1f);
+            Close.All(bh, bi, 2 * GradientAtol(classes, 4.0 / batch), 0, $"soft backward parity {batch}x{classes}");
+        }
     }
 
     [Fact]

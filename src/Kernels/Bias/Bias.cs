@@ -20,7 +20,7 @@ public static partial class Bias
     {
         CheckShapes(device, y, bias, rows, cols, nameof(y), nameof(bias));
         if ((long)rows * cols == 0) return;
-        if (device.UsesHostEngine) AddHost(y, bias, rows, cols);
+        if (device.UsesHostEngine) AddHost(device, y, bias, rows, cols);
         else AddIlgpu(device, y, bias, rows, cols);
     }
 
@@ -39,7 +39,7 @@ public static partial class Bias
     {
         CheckShapes(device, dy, dbias, rows, cols, nameof(dy), nameof(dbias));
         if ((long)rows * cols == 0) return;
-        if (device.UsesHostEngine) GradientHost(dy, dbias, rows, cols);
+        if (device.UsesHostEngine) GradientHost(device, dy, dbias, rows, cols);
         else GradientIlgpu(device, dy, dbias, rows, cols);
     }
 

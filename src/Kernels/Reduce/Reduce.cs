@@ -24,7 +24,7 @@ public static partial class Reduce
     public static void Sum(Device device, ArrayView<float> x, ArrayView<float> result)
     {
         CheckSum(device, x, result);
-        if (device.UsesHostEngine) SumHost(x, result, 1f, new ValueTerm());
+        if (device.UsesHostEngine) SumHost<ValueTerm>(device, x, result, 1f);
         else SumIlgpu(device, x, result, 1f, new ValueTerm());
     }
 
@@ -36,7 +36,7 @@ public static partial class Reduce
     public static void SumOfSquares(Device device, ArrayView<float> x, ArrayView<float> result)
     {
         CheckSum(device, x, result);
-        if (device.UsesHostEngine) SumHost(x, result, 1f, new SquareTerm());
+        if (device.UsesHostEngine) SumHost<SquareTerm>(device, x, result, 1f);
         else SumIlgpu(device, x, result, 1f, new SquareTerm());
     }
 
@@ -61,7 +61,7 @@ public static partial class Reduce
         Check.Device(device, x, nameof(x));
         CheckDevice(device, result, nameof(result));
         if (rows == 0) return;
-        if (device.UsesHostEngine) RowArgmaxHost(x, rows, cols, result);
+        if (device.UsesHostEngine) RowArgmaxHost(device, x, rows, cols, result);
         else RowArgmaxIlgpu(device, x, rows, cols, result);
     }
 
@@ -88,14 +88,14 @@ public static partial class Reduce
         Check.Device(device, logits, nameof(logits));
         CheckDevice(device, labels, nameof(labels));
         CheckDevice(device, count, nameof(count));
-        if (device.UsesHostEngine) CountCorrectHost(logits, labels, rows, cols, count);
+        if (device.UsesHostEngine) CountCorrectHost(device, logits, labels, rows, cols, count);
         else CountCorrectIlgpu(device, logits, labels, rows, cols, count);
     }
 
     /// <summary><c>result[0] = scale · Σ x[i]</c>, for ops that need a mean; the arguments are checked by the caller.</summary>
     internal static void MeanOrSum(Device device, ArrayView<float> x, ArrayView<float> result, float scale)
     {
-        if (device.UsesHostEngine) SumHost(x, result, scale, new ValueTerm());
+        if (device.UsesHostEngine) SumHost<ValueTerm>(device, x, result, scale);
         else SumIlgpu(device, x, result, scale, new ValueTerm());
     }
 
@@ -126,20 +126,27 @@ public static partial class Reduce
     }
 }
 
-/// <summary>The term a sum reduction adds up for each element.</summary>
+/// <summary>The term a sum reduction adds up for each element (it must map 0 to 0: the host engine pads tails with 0).</summary>
 internal interface IReduceTerm
 {
     float Apply(float x);
+
+    /// <summary><see cref="Apply(float)"/> on every lane, for the host engine.</summary>
+    TVec Apply<TVec, TSimd>(TVec x) where TVec : struct where TSimd : ISimd<TVec>;
 }
 
 /// <summary><c>x</c>: a plain sum.</summary>
 internal readonly struct ValueTerm : IReduceTerm
 {
     public float Apply(float x) => x;
+
+    public TVec Apply<TVec, TSimd>(TVec x) where TVec : struct where TSimd : ISimd<TVec> => x;
 }
 
 /// <summary><c>x²</c>: a sum of squares.</summary>
 internal readonly struct SquareTerm : IReduceTerm
 {
     public float Apply(float x) => x * x;
+
+    public TVec Apply<TVec, TSimd>(TVec x) where TVec : struct where TSimd : ISimd<TVec> => TSimd.Multiply(x, x);
 }

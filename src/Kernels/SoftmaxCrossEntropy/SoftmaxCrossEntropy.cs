@@ -53,8 +53,12 @@ public static partial class SoftmaxCrossEntropy
         CheckLossOutputs(device, rowLoss, loss, batch);
         Check.Length(correct, 1, nameof(correct));
         Reduce.CheckDevice(device, correct, nameof(correct));
-        if (device.UsesHostEngine) ForwardHost(logits, labels, batch, classes, rowLoss, correct);
-        else ForwardIlgpu(device, logits, labels, batch, classes, rowLoss, correct);
+        if (device.UsesHostEngine)
+        {
+            ForwardHost(device, logits, labels, batch, classes, rowLoss, loss, correct);
+            return;
+        }
+        ForwardIlgpu(device, logits, labels, batch, classes, rowLoss, correct);
         Reduce.MeanOrSum(device, rowLoss, loss, 1f / batch);
     }
 
@@ -81,7 +85,7 @@ public static partial class SoftmaxCrossEntropy
         CheckLogits(device, dlogits, batch, classes, nameof(dlogits));
         Check.Finite(scale, nameof(scale));
         float coefficient = scale / batch;
-        if (device.UsesHostEngine) BackwardHost(logits, labels, batch, classes, dlogits, coefficient);
+        if (device.UsesHostEngine) BackwardHost(device, logits, labels, batch, classes, dlogits, coefficient);
         else BackwardIlgpu(device, logits, labels, batch, classes, dlogits, coefficient);
     }
 
@@ -111,8 +115,12 @@ public static partial class SoftmaxCrossEntropy
         CheckLogits(device, teacherLogits, batch, classes, nameof(teacherLogits));
         CheckTemperature(temperature);
         CheckLossOutputs(device, rowLoss, loss, batch);
-        if (device.UsesHostEngine) ForwardSoftHost(studentLogits, teacherLogits, batch, classes, temperature, rowLoss);
-        else ForwardSoftIlgpu(device, studentLogits, teacherLogits, batch, classes, temperature, rowLoss);
+        if (device.UsesHostEngine)
+        {
+            ForwardSoftHost(device, studentLogits, teacherLogits, batch, classes, temperature, rowLoss, loss);
+            return;
+        }
+        ForwardSoftIlgpu(device, studentLogits, teacherLogits, batch, classes, temperature, rowLoss);
         Reduce.MeanOrSum(device, rowLoss, loss, 1f / batch);
     }
 
@@ -141,7 +149,7 @@ public static partial class SoftmaxCrossEntropy
         CheckTemperature(temperature);
         Check.Finite(scale, nameof(scale));
         float coefficient = scale * temperature / batch;
-        if (device.UsesHostEngine) BackwardSoftHost(studentLogits, teacherLogits, batch, classes, temperature, dlogits, coefficient);
+        if (device.UsesHostEngine) BackwardSoftHost(device, studentLogits, teacherLogits, batch, classes, temperature, dlogits, coefficient);
         else BackwardSoftIlgpu(device, studentLogits, teacherLogits, batch, classes, temperature, dlogits, coefficient);
     }
 
