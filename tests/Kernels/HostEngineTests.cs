@@ -66,8 +66,9 @@ public class HostEngineTests(DeviceFixture devices)
                 Close.All(actual[k], e, c.Atol, c.Rtol, $"{what}, array {k}");
     }
 
-    // Every length from 1 to 300 runs every tail of every width (up to 15 scalar elements after Vector512, 127 after
-    // the dropout mask's 128-element groups), and the offsets move the views through every alignment.
+    // Every length from 1 to 300 runs every tail of every width (up to 15 scalar elements after Vector512; the dropout
+    // mask's 128-element groups, then 32-element groups, then single quads), and the offsets move the views through
+    // every alignment.
     [Theory]
     [MemberData(nameof(Widths))]
     public void Every_op_matches_the_float64_reference_and_the_widest_path_on_every_length_1_to_300(string width)

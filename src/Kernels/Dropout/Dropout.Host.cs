@@ -53,14 +53,17 @@ public static partial class Dropout
                 Keep(c7, limit).Store(m + i + 112);
                 counters += quads4 * 8;
             }
+            // (Non-temporal stores, which skip the read of each line before it is written, measured twice as slow
+            // here on 32M elements, so the mask is stored normally.)
         }
-        else if (width >= HostWidth.V256 && PhiloxSimd.IsSupported256)
+        if (width >= HostWidth.V256 && PhiloxSimd.IsSupported256)
         {
-            // 32 elements per iteration: four registers of two Philox blocks each.
+            // 32 elements per iteration: four registers of two Philox blocks each. With AVX-512 this takes what is left
+            // after the 128-element groups.
             var limit = Vector256.Create(args.KeepLimit);
             var key = PhiloxSimd.Key256(args.Seed);
             var quads2 = Vector256.Create(2ul, 0ul, 2ul, 0ul);
-            var counters = PhiloxSimd.Counters256(firstQuad, args.Stream);
+            var counters = PhiloxSimd.Counters256(firstQuad + (ulong)(i >> 2), args.Stream);
             for (; i <= count - 32; i += 32)
             {
                 var c0 = counters.AsUInt32();
@@ -75,7 +78,7 @@ public static partial class Dropout
                 counters += quads2 * 4;
             }
         }
-        // The scalar tail (and the whole block where neither AVX-512 nor AVX2 is there): one Philox call per quad.
+        // The last quads (and the whole block where neither AVX-512 nor AVX2 is there): one Philox call per quad.
         for (; i < count; i += 4)
         {
             var block = PhiloxSimd.Block(args.Seed, args.Stream, firstQuad + (ulong)(i >> 2));
