@@ -82,8 +82,11 @@ internal static class PhiloxSimd
     /// <remarks>
     /// A round is a chain of three dependent instructions (multiply, shuffle, xor), so one register alone leaves the
     /// multipliers idle most of the time. Eight independent registers per call fill them: on Zen 5 this ran at about
-    /// 0.21 ns per element against 0.28 with four registers. (Holding blocks as (X, W, Z, Y) saves the shift with a
-    /// two-source permute, three instructions a round instead of four, but measured slower: the permute is the slow one.)
+    /// 0.21 ns per element on one core against 0.28 with four registers, about one cycle per register and round, as if
+    /// multiply and ternary logic shared two pipes and shuffle and shift the other two. Two other formulations measured
+    /// slower on the same machine: blocks held as (X, W, Z, Y) with a two-source permute (<c>vpermt2d</c>; three
+    /// instructions a round, 0.29 ns), and with a masked xor and one shuffle (0.31 ns: three instructions on the pipes
+    /// of the multiply).
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Generate512(ref Vector512<uint> c0, ref Vector512<uint> c1, ref Vector512<uint> c2, ref Vector512<uint> c3,
