@@ -202,3 +202,55 @@ internal sealed class PercentOfCopyColumn : IColumn
 
     public override string ToString() => ColumnName;
 }
+
+/// <summary>
+/// The benchmarks of <see cref="MemoryBoundBenchmarks"/> run in turn, round after round (copy, then each op, then again),
+/// keeping each one's fastest round: on a machine shared with other work, the fastest round is the one least disturbed,
+/// and interleaving gives the copy and the ops the same conditions, which BenchmarkDotNet's one-after-another runs do not.
+/// Run: <c>dotnet run -c Release --project bench -- --interleaved [rounds]</c>.
+/// </summary>
+internal static class MemoryBoundInterleaved
+{
+    public static void Run(TextWriter output, int rounds)
+    {
+        var methods = typeof(MemoryBoundBenchmarks).GetMethods()
+            .Where(m => m.GetCustomAttribute<BenchmarkAttribute>() is not null)
+            .Select(m => (Method: m, Traffic: m.GetCustomAttribute<TrafficAttribute>()!))
+            .OrderByDescending(m => m.Traffic.IsCopy)
+            .ToList();
+        output.WriteLine($"{MemoryBoundBenchmarks.N} floats per buffer, fastest of {rounds} interleaved rounds");
+        output.WriteLine("| Method | Threads | Best ms | GB/s | % of copy |");
+        output.WriteLine("|---|---:|---:|---:|---:|");
+        foreach (int threads in new[] { 1, 2 })
+        {
+            var bench = new MemoryBoundBenchmarks { Threads = threads };
+            bench.Setup();
+            try
+            {
+                var actions = methods.Select(m => m.Method.CreateDelegate<Action>(bench)).ToList();
+                var best = Enumerable.Repeat(double.MaxValue, methods.Count).ToArray();
+                foreach (var action in actions) action(); // JIT and first touch
+                for (int round = 0; round < rounds; round++)
+                {
+                    for (int k = 0; k < actions.Count; k++)
+                    {
+                        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                        actions[k]();
+                        best[k] = Math.Min(best[k], System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                    }
+                }
+                double GigabytesPerSecond(int k) => (double)methods[k].Traffic.BytesPerElement * MemoryBoundBenchmarks.N / (best[k] * 1e6);
+                double copy = GigabytesPerSecond(0);
+                for (int k = 0; k < methods.Count; k++)
+                {
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"| {methods[k].Method.Name} | {threads} | {best[k]:F2} | {GigabytesPerSecond(k):F1} | {100 * GigabytesPerSecond(k) / copy:F0} |"));
+                }
+            }
+            finally
+            {
+                bench.Cleanup();
+            }
+        }
+    }
+}

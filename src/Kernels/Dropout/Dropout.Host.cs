@@ -92,7 +92,7 @@ public static partial class Dropout
     // MaskArgs.Keep per lane, as one unsigned compare against MaskArgs.KeepLimit (the same answer for every word).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Keep(Vector512<uint> r, Vector512<uint> limit) =>
-        (Vector512.LessThanOrEqual(r, limit) & Vector512.Create(1f).AsUInt32()).AsSingle();
+        Vector512.ConditionalSelect(Vector512.LessThanOrEqual(r, limit).AsSingle(), Vector512.Create(1f), Vector512<float>.Zero);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Keep(Vector256<uint> r, Vector256<uint> limit) =>
