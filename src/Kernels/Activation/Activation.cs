@@ -38,7 +38,7 @@ public static partial class Activation
     {
         Check.SameLength(x, y, nameof(x), nameof(y));
         if (x.Length == 0) return;
-        if (device.UsesHostEngine) ForwardHost(kind, x, y, slope);
+        if (device.UsesHostEngine) ForwardHost(device, kind, x, y, slope);
         else ForwardIlgpu(device, kind, x, y, slope);
     }
 
@@ -54,7 +54,7 @@ public static partial class Activation
         Check.SameLength(x, dy, nameof(x), nameof(dy));
         Check.SameLength(x, dx, nameof(x), nameof(dx));
         if (x.Length == 0) return;
-        if (device.UsesHostEngine) BackwardHost(kind, x, y, dy, dx, slope);
+        if (device.UsesHostEngine) BackwardHost(device, kind, x, y, dy, dx, slope);
         else BackwardIlgpu(device, kind, x, y, dy, dx, slope);
     }
 }

@@ -18,7 +18,7 @@ public static partial class Bias
 
     private static void AddHost(Device device, ArrayView<float> y, ArrayView<float> bias, int rows, int cols, int width = -1)
     {
-        switch (width < 0 ? HostSimd.Width : width)
+        switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: AddHost<Vector512<float>, Simd512>(device, y, bias, rows, cols); break;
             case 1: AddHost<Vector256<float>, Simd256>(device, y, bias, rows, cols); break;
@@ -28,7 +28,7 @@ public static partial class Bias
 
     private static void GradientHost(Device device, ArrayView<float> dy, ArrayView<float> dbias, int rows, int cols, int width = -1)
     {
-        switch (width < 0 ? HostSimd.Width : width)
+        switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: GradientHost<Vector512<float>, Simd512>(device, dy, dbias, rows, cols); break;
             case 1: GradientHost<Vector256<float>, Simd256>(device, dy, dbias, rows, cols); break;

@@ -47,7 +47,7 @@ public static partial class Dropout
         Check.Device(device, mask, nameof(mask));
         if (mask.Length == 0) return;
         var args = new MaskArgs(seed, stream, pKeep);
-        if (device.UsesHostEngine) GenerateMaskHost(mask, args);
+        if (device.UsesHostEngine) GenerateMaskHost(device, mask, args);
         else GenerateMaskIlgpu(device, mask, args);
     }
 
@@ -70,7 +70,7 @@ public static partial class Dropout
         Check.Device(device, y, nameof(y));
         if (x.Length == 0) return;
         float scale = TrainScale(mode, pKeep);
-        if (device.UsesHostEngine) ApplyHost(x, mask, y, scale);
+        if (device.UsesHostEngine) ApplyHost(device, x, mask, y, scale);
         else ApplyIlgpu(device, x, mask, y, scale);
     }
 
@@ -94,7 +94,7 @@ public static partial class Dropout
             DropoutMode.Inverted => 1f,
             _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "Unknown dropout mode."),
         };
-        if (device.UsesHostEngine) ScaleHost(x, y, scale);
+        if (device.UsesHostEngine) ScaleHost(device, x, y, scale);
         else ScaleIlgpu(device, x, y, scale);
     }
 
@@ -115,7 +115,7 @@ public static partial class Dropout
         Check.Device(device, dx, nameof(dx));
         if (dy.Length == 0) return;
         float scale = TrainScale(mode, pKeep);
-        if (device.UsesHostEngine) BackwardHost(dy, mask, dx, scale);
+        if (device.UsesHostEngine) BackwardHost(device, dy, mask, dx, scale);
         else BackwardIlgpu(device, dy, mask, dx, scale);
     }
 
@@ -142,4 +142,13 @@ internal readonly struct MaskArgs(ulong seed, uint stream, float pKeep)
     public readonly float PKeep = pKeep;
 
     public float Keep(uint r) => Philox.ToUniform(r) < PKeep ? 1f : 0f;
+
+    /// <summary>
+    /// The largest random word that <see cref="Keep"/> keeps, for the host's SIMD masks. Keep(r) is
+    /// <c>(int)(r &gt;&gt; 8)·2^-24 &lt; pKeep</c> with both sides exact in float32, so for the integer u = r &gt;&gt; 8 it is
+    /// exactly u &lt; pKeep·2^24, that is u &lt; t = ceil(pKeep·2^24), that is r &lt; 256·t. So <c>r &lt;= KeepLimit</c>
+    /// gives Keep's answer for every word with one unsigned compare in place of a shift, a conversion, a multiply and a
+    /// float compare (pKeep = 1 gives 2^32 - 1: every word is kept).
+    /// </summary>
+    public uint KeepLimit => (uint)(256 * (ulong)Math.Ceiling(PKeep * 16777216.0) - 1);
 }

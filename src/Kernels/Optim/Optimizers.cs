@@ -77,7 +77,7 @@ public static partial class Optimizers
         };
         // An unused state view is replaced by w so that no kernel ever gets an empty view; the rule never touches it.
         var buf = useMomentum ? momentumBuffer : w;
-        if (device.UsesHostEngine) SgdHost(w, g, buf, args);
+        if (device.UsesHostEngine) SgdHost(device, w, g, buf, args);
         else SgdIlgpu(device, w, g, buf, args);
     }
 
@@ -122,7 +122,7 @@ public static partial class Optimizers
             InitialAccumulator = (float)options.InitialAccumulatorValue,
             FirstStep = step == 1 ? 1 : 0,
         };
-        if (device.UsesHostEngine) AdagradHost(w, g, sum, args);
+        if (device.UsesHostEngine) AdagradHost(device, w, g, sum, args);
         else AdagradIlgpu(device, w, g, sum, args);
     }
 
@@ -182,7 +182,7 @@ public static partial class Optimizers
         };
         var buf = useMomentum ? momentumBuffer : w;
         var gavg = options.Centered ? gradAvg : w;
-        if (device.UsesHostEngine) RmsPropHost(w, g, squareAvg, buf, gavg, args);
+        if (device.UsesHostEngine) RmsPropHost(device, w, g, squareAvg, buf, gavg, args);
         else RmsPropIlgpu(device, w, g, squareAvg, buf, gavg, args);
     }
 
@@ -282,7 +282,7 @@ public static partial class Optimizers
             FirstStep = step == 1 ? 1 : 0,
         };
         var vmax = amsgrad ? maxExpAvgSq : w;
-        if (device.UsesHostEngine) AdamHost(w, g, expAvg, expAvgSq, vmax, args);
+        if (device.UsesHostEngine) AdamHost(device, w, g, expAvg, expAvgSq, vmax, args);
         else AdamIlgpu(device, w, g, expAvg, expAvgSq, vmax, args);
     }
 

@@ -9,7 +9,7 @@ public static partial class Reduce
 {
     // ---------------------------------------------------------------------------------------------------------------
     // Host engine. Every op is written once, generic over the SIMD width (ISimd: AVX-512, AVX2 or Vector<T>), and the
-    // public entry picks the widest width this processor runs (HostSimd.Width). Work is split into blocks whose bounds
+    // public entry picks the widest width this processor runs (HostRowSimd.Width). Work is split into blocks whose bounds
     // depend only on the shape, never on the thread count, and whatever a block adds up is combined in block order, so
     // the result has the same bits with 1 thread or many. Inputs of one block run inline, without the thread pool and
     // without allocating.
@@ -26,7 +26,7 @@ public static partial class Reduce
     private static void SumHost<TTerm>(Device device, ArrayView<float> x, ArrayView<float> result, float scale, int width = -1)
         where TTerm : struct, IReduceTerm
     {
-        switch (width < 0 ? HostSimd.Width : width)
+        switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: SumHost<Vector512<float>, Simd512, TTerm>(device, x, result, scale); break;
             case 1: SumHost<Vector256<float>, Simd256, TTerm>(device, x, result, scale); break;
@@ -294,7 +294,7 @@ public static partial class Reduce
 
     private static void RowArgmaxHost(Device device, ArrayView<float> x, int rows, int cols, ArrayView<int> result, int width = -1)
     {
-        switch (width < 0 ? HostSimd.Width : width)
+        switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: RowArgmaxHost<Vector512<float>, Simd512>(device, x, rows, cols, result, default); break;
             case 1: RowArgmaxHost<Vector256<float>, Simd256>(device, x, rows, cols, result, default); break;
@@ -305,7 +305,7 @@ public static partial class Reduce
     private static void CountCorrectHost(Device device, ArrayView<float> logits, ArrayView<int> labels, int rows, int cols,
         ArrayView<int> count, int width = -1)
     {
-        switch (width < 0 ? HostSimd.Width : width)
+        switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: RowArgmaxHost<Vector512<float>, Simd512>(device, logits, rows, cols, labels, count); break;
             case 1: RowArgmaxHost<Vector256<float>, Simd256>(device, logits, rows, cols, labels, count); break;

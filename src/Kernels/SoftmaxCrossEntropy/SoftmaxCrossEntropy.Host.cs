@@ -33,7 +33,7 @@ public static partial class SoftmaxCrossEntropy
     private static void ForwardHost(Device device, ArrayView<float> logits, ArrayView<int> labels, int batch, int classes,
         ArrayView<float> rowLoss, ArrayView<float> loss, ArrayView<int> correct, int width = -1)
     {
-        switch (width < 0 ? HostSimd.Width : width)
+        switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: ForwardHost<Vector512<float>, Simd512>(device, logits, labels, batch, classes, rowLoss, loss, correct); break;
             case 1: ForwardHost<Vector256<float>, Simd256>(device, logits, labels, batch, classes, rowLoss, loss, correct); break;
@@ -44,7 +44,7 @@ public static partial class SoftmaxCrossEntropy
     private static void BackwardHost(Device device, ArrayView<float> logits, ArrayView<int> labels, int batch, int classes,
         ArrayView<float> dlogits, float coefficient, int width = -1)
     {
-        switch (width < 0 ? HostSimd.Width : width)
+        switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: BackwardHost<Vector512<float>, Simd512>(device, logits, labels, batch, classes, dlogits, coefficient); break;
             case 1: BackwardHost<Vector256<float>, Simd256>(device, logits, labels, batch, classes, dlogits, coefficient); break;
@@ -55,7 +55,7 @@ public static partial class SoftmaxCrossEntropy
     private static void ForwardSoftHost(Device device, ArrayView<float> student, ArrayView<float> teacher, int batch, int classes,
         float temperature, ArrayView<float> rowLoss, ArrayView<float> loss, int width = -1)
     {
-        switch (width < 0 ? HostSimd.Width : width)
+        switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: SoftHost<Vector512<float>, Simd512>(device, student, teacher, batch, classes, temperature, rowLoss, loss, default, 0); break;
             case 1: SoftHost<Vector256<float>, Simd256>(device, student, teacher, batch, classes, temperature, rowLoss, loss, default, 0); break;
@@ -66,7 +66,7 @@ public static partial class SoftmaxCrossEntropy
     private static void BackwardSoftHost(Device device, ArrayView<float> student, ArrayView<float> teacher, int batch, int classes,
         float temperature, ArrayView<float> dlogits, float coefficient, int width = -1)
     {
-        switch (width < 0 ? HostSimd.Width : width)
+        switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: SoftHost<Vector512<float>, Simd512>(device, student, teacher, batch, classes, temperature, default, default, dlogits, coefficient); break;
             case 1: SoftHost<Vector256<float>, Simd256>(device, student, teacher, batch, classes, temperature, default, default, dlogits, coefficient); break;
