@@ -10,8 +10,16 @@ py=/usr/bin/python3
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 
-"$root/gpunet" bench gemm --device cpu --sizes "$sizes" --seconds "$seconds" | tee -a "$out"
-"$py" "$root/bench/peers/gemm.py" --sizes "$sizes" --seconds "$seconds" | tee -a "$out"
+# Some machines set OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE to dodge bugs of old OpenBLAS builds on new processors; they
+# pin an older, slower kernel. The peer runs without them (gemm.py prints the kernel OpenBLAS then picks); its
+# results are only meaningful if that kernel computes correctly, which gemm.py does not check: see README.md.
+# GpuNet and the peers alternate shape by shape, so both see the same machine load.
+"$root/gpunet" bench gemm --device cpu --sizes 1 --seconds 0.1 >/dev/null # build once, outside the timings
+IFS=',' read -ra entries <<<"$sizes"
+for e in "${entries[@]}"; do
+  "$root/gpunet" bench gemm --device cpu --sizes "$e" --seconds "$seconds" | grep -v '^#' | tee -a "$out"
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$py" "$root/bench/peers/gemm.py" --sizes "$e" --seconds "$seconds" | tee -a "$out"
+done
 
 echo
 echo "# ratio = GpuNet GFLOP/s / peer GFLOP/s (above 1: GpuNet is faster)"
