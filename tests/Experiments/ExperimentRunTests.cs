@@ -11,7 +11,7 @@ namespace GpuNet.Tests.Experiments;
 [Collection("devices")]
 public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture<TinyFashion>
 {
-    public static readonly TheoryData<string> Names = ["mlp"];
+    public static readonly TheoryData<string> Names = ["mlp", "overfit", "augment", "regularize", "combo"];
 
     private static JsonNode Json(string dir, string file) => JsonNode.Parse(File.ReadAllText(Path.Combine(dir, file)))!;
 
@@ -78,14 +78,44 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
     [Fact]
     public void Same_seed_and_device_give_bit_identical_metrics_and_another_seed_does_not()
     {
-        var a = tiny.Run("mlp");
-        var b = tiny.Run("mlp", tag: "-again");
-        var c = tiny.Run("mlp", seed: 7);
+        // combo has every source of randomness: initialisation, shuffles, augmentation and dropout masks.
+        var a = tiny.Run("combo");
+        var b = tiny.Run("combo", tag: "-again");
+        var c = tiny.Run("combo", seed: 7);
         Assert.True(a.Code == 0 && b.Code == 0 && c.Code == 0, a.Err + b.Err + c.Err);
         string metricsA = File.ReadAllText(Path.Combine(a.Dir, "metrics.csv"));
         Assert.Equal(metricsA, File.ReadAllText(Path.Combine(b.Dir, "metrics.csv")));
         Assert.Equal(File.ReadAllBytes(Path.Combine(a.Dir, "model.safetensors")), File.ReadAllBytes(Path.Combine(b.Dir, "model.safetensors")));
         Assert.NotEqual(metricsA, File.ReadAllText(Path.Combine(c.Dir, "metrics.csv")));
+    }
+
+    [Fact]
+    public void Combos_all_off_cell_is_the_overfit_run()
+    {
+        var overfit = tiny.Run("overfit");
+        var combo = tiny.Run("combo");
+        Assert.True(overfit.Code == 0 && combo.Code == 0, overfit.Err + combo.Err);
+        static IEnumerable<string> Rows(string dir, string run) => File.ReadAllLines(Path.Combine(dir, "metrics.csv")).Skip(1)
+            .Where(r => r.StartsWith(run + ",", StringComparison.Ordinal)).Select(r => r[(run.Length + 1)..]);
+        var expected = Rows(overfit.Dir, "overfit").ToList();
+        Assert.NotEmpty(expected);
+        Assert.Equal(expected, Rows(combo.Dir, "aug=none reg=none dropout=0"));
+        var summary = Json(combo.Dir, "summary.json");
+        Assert.Equal(Json(overfit.Dir, "summary.json")["peak_test_accuracy"]!.GetValue<double>(), summary["overfit"]!["peak_test_accuracy"]!.GetValue<double>());
+        Assert.Equal(summary["test_accuracy"]!.GetValue<double>() - summary["overfit"]!["peak_test_accuracy"]!.GetValue<double>(),
+            summary["gain_over_overfit_peak"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public void Regularize_reports_the_near_zero_share_of_every_run()
+    {
+        var run = tiny.Run("regularize");
+        Assert.True(run.Code == 0, run.Err);
+        var runs = Json(run.Dir, "summary.json")["runs"]!.AsArray();
+        Assert.Equal(7, runs.Count);
+        Assert.All(runs, r => Assert.InRange(r!["near_zero_fraction"]!.GetValue<double>(), 0, 1));
+        // L1 at its strongest leaves more weights near zero than no penalty does.
+        Assert.True(runs[^1]!["near_zero_fraction_final"]!.GetValue<double>() > runs[0]!["near_zero_fraction_final"]!.GetValue<double>());
     }
 
     [Theory]
