@@ -96,7 +96,8 @@ public sealed class ComboExperiment : IExperiment
             [.. RunFiles.LossCurves(baseline.Run, "overfit", group: 0), .. RunFiles.LossCurves(chosen.Run, "chosen", group: 1)]);
         Plots.Lines(folder.File("accuracy.png"), "test accuracy per epoch of every combination", "epoch", "test accuracy (%)",
             cells.Select((c, i) => new Series(c.Label, c.Run.Result.History.Select(m => (double)m.Epoch).ToArray(),
-                c.Run.Result.History.Select(m => m.TestAccuracy * 100).ToArray(), Group: i)).ToList(), width: 1000, height: 600);
+                c.Run.Result.History.Select(m => m.TestAccuracy * 100).ToArray(), Group: i)).ToList(), width: 1000, height: 600,
+            legend: ScottPlot.Alignment.LowerRight);
 
         var effects = Effects(cells);
         double overfitPeak = baseline.Run.PeakTestAccuracy, overfitSelected = baseline.Run.TestAccuracy;
