@@ -76,7 +76,8 @@ public static class Cli
         var epochs = new Option<int?>("--epochs") { Description = "Override the experiment's number of epochs." };
         var quick = new Option<bool>("--quick") { Description = "Run the same code on a small subset (smoke test)." };
         var output = new Option<string?>("--out") { Description = "Output folder (default: runs/<experiment>)." };
-        var run = new Command("run", "Run one experiment and write its report folder.") { experiment, device, seed, epochs, quick, output };
+        var dataDir = DataOption();
+        var run = new Command("run", "Run one experiment and write its report folder.") { experiment, device, seed, epochs, quick, output, dataDir };
         run.SetAction(parse =>
         {
             string name = parse.GetValue(experiment)!;
@@ -87,10 +88,13 @@ public static class Cli
                 Seed: parse.GetValue(seed),
                 Epochs: epochCount,
                 Quick: parse.GetValue(quick),
-                OutDir: parse.GetValue(output) ?? Path.Combine("runs", name));
-            return ExperimentRegistry.Get(name).Run(options, stdout);
+                OutDir: parse.GetValue(output) ?? Path.Combine("runs", name),
+                DataDir: parse.GetValue(dataDir));
+            var chosen = ExperimentRegistry.Get(name);
+            return RunConsole.Run(stdout, console => chosen.Run(options, console));
         });
         root.Subcommands.Add(run);
+        root.Subcommands.Add(EvalCommand.Build(stdout, DataOption));
 
         var bench = new Command("bench", "Quick timings (for quoted numbers use bench/ and bench/peers).");
         var sizes = new Option<string>("--sizes")
@@ -133,6 +137,11 @@ public static class Cli
         root.Subcommands.Add(DataCommand.Build(stdout));
         return root;
     }
+
+    private static Option<string?> DataOption() => new("--data")
+    {
+        Description = "The Fashion-MNIST folder (default: $GPUNET_DATA, else ./data/fashion-mnist; fetched on first use).",
+    };
 
     private static int ListDevices(TextWriter stdout)
     {

@@ -61,7 +61,7 @@ public sealed class DropoutTable : IExperiment
     }
 
     /// <inheritdoc />
-    public int Run(RunOptions options, TextWriter output)
+    public int Run(RunOptions options, RunConsole console)
     {
         using var device = Device.Open(options.Device);
         var result = Compute(device);
@@ -85,8 +85,8 @@ public sealed class DropoutTable : IExperiment
         AppendTable(text, $"standard dropout, test: y = x * p_keep", result.StandardTest);
         AppendTable(text, $"inverted dropout, train: y = x * m / p_keep", result.InvertedTrain);
         AppendTable(text, "inverted dropout, test: y = x", result.InvertedTest);
-        output.Write(text.ToString());
-        output.WriteLine($"wrote {folder.File("summary.json")}");
+        foreach (string line in text.ToString().TrimEnd().Split('\n')) console.WriteLine(line.TrimEnd('\r'));
+        console.WriteLine($"wrote {folder.File("summary.json")}");
 
         folder.WriteText("report.md", Report(result, text.ToString()));
         return Cli.ExitOk;

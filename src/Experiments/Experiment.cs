@@ -9,7 +9,8 @@ namespace GpuNet.Experiments;
 /// <param name="Epochs">An override of the experiment's epoch count.</param>
 /// <param name="Quick">Run on a small subset.</param>
 /// <param name="OutDir">The run folder.</param>
-public sealed record RunOptions(string? Device, int Seed, int? Epochs, bool Quick, string OutDir);
+/// <param name="DataDir">The Fashion-MNIST folder (null: <c>$GPUNET_DATA</c>, else <c>./data/fashion-mnist</c>).</param>
+public sealed record RunOptions(string? Device, int Seed, int? Epochs, bool Quick, string OutDir, string? DataDir = null);
 
 /// <summary>One experiment of the course, run by <c>gpunet run NAME</c>.</summary>
 public interface IExperiment
@@ -20,16 +21,17 @@ public interface IExperiment
     /// <summary>One line saying what it shows.</summary>
     string Summary { get; }
 
-    /// <summary>Runs the experiment and writes its run folder.</summary>
+    /// <summary>Runs the experiment and writes its run folder, showing text and training progress on <paramref name="console"/>.</summary>
     /// <returns>The exit code.</returns>
-    int Run(RunOptions options, TextWriter output);
+    int Run(RunOptions options, RunConsole console);
 }
 
 /// <summary>Every experiment, in the course's order.</summary>
 public static class ExperimentRegistry
 {
     /// <summary>All experiments.</summary>
-    public static IReadOnlyList<IExperiment> All { get; } = [new DropoutTable()];
+    public static IReadOnlyList<IExperiment> All { get; } =
+        [new MlpExperiment(), new OverfitExperiment(), new AugmentExperiment(), new RegularizeExperiment(), new DropoutTable(), new ComboExperiment()];
 
     /// <summary>The experiment called <paramref name="name"/>.</summary>
     /// <exception cref="UsageException">No experiment has that name.</exception>

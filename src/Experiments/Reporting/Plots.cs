@@ -7,21 +7,29 @@ namespace GpuNet.Experiments.Reporting;
 /// <param name="X">X values.</param>
 /// <param name="Y">Y values (NaN or infinite points are left out).</param>
 /// <param name="Dashed">Draw dashed (e.g. the training curve beside a solid test curve).</param>
-public sealed record Series(string Label, double[] X, double[] Y, bool Dashed = false);
+/// <param name="Group">Series with the same group share a colour (default: consecutive dashed/solid pairs share one).</param>
+public sealed record Series(string Label, double[] X, double[] Y, bool Dashed = false, int? Group = null);
 
 /// <summary>PNG line plots for the reports (ScottPlot).</summary>
 public static class Plots
 {
-    /// <summary>Writes a line plot of <paramref name="series"/> to <paramref name="path"/>.</summary>
+    /// <summary>Writes a line plot of <paramref name="series"/> to <paramref name="path"/>, with dotted vertical lines at the
+    /// <paramref name="markers"/>' x values, labelled in the legend (e.g. the epoch of the lowest test loss), and the legend
+    /// where <paramref name="legend"/> says (default: upper right).</summary>
     public static void Lines(string path, string title, string xLabel, string yLabel, IReadOnlyList<Series> series,
-        bool logY = false, int width = 800, int height = 500)
+        bool logY = false, int width = 800, int height = 500, IReadOnlyList<(double X, string Label)>? markers = null, Alignment? legend = null)
     {
         var plot = new Plot();
         AddLines(plot, series, logY);
+        foreach (var (x, label) in markers ?? [])
+        {
+            var line = plot.Add.VerticalLine(x, 1, Colors.Gray, LinePattern.Dotted);
+            line.LegendText = label;
+        }
         plot.Title(title);
         plot.XLabel(xLabel);
         plot.YLabel(logY ? yLabel + " (log10)" : yLabel);
-        plot.ShowLegend(Alignment.UpperRight);
+        plot.ShowLegend(legend ?? Alignment.UpperRight);
         Save(plot, path, width, height);
     }
 
@@ -45,11 +53,13 @@ public static class Plots
         multi.SavePng(path, 420 * columns, 320 * rows);
     }
 
-    /// <summary>Writes a histogram-like step plot of several distributions (e.g. weights under L1 vs L2).</summary>
-    public static void Histograms(string path, string title, string xLabel, IReadOnlyList<(string Label, double[] Values)> data, int bins = 80)
+    /// <summary>Writes a histogram-like step plot of several distributions (e.g. weights under L1 vs L2), over
+    /// <paramref name="range"/> when given (values outside it are counted in the first or last bin), else over all values.</summary>
+    public static void Histograms(string path, string title, string xLabel, IReadOnlyList<(string Label, double[] Values)> data, int bins = 80,
+        (double Lo, double Hi)? range = null)
     {
         var plot = new Plot();
-        double lo = data.SelectMany(d => d.Values).DefaultIfEmpty(0).Min(), hi = data.SelectMany(d => d.Values).DefaultIfEmpty(1).Max();
+        double lo = range?.Lo ?? data.SelectMany(d => d.Values).DefaultIfEmpty(0).Min(), hi = range?.Hi ?? data.SelectMany(d => d.Values).DefaultIfEmpty(1).Max();
         if (hi <= lo) hi = lo + 1;
         foreach (var (label, values) in data)
         {
@@ -67,6 +77,40 @@ public static class Plots
         Save(plot, path, 800, 500);
     }
 
+    /// <summary>Writes a horizontal bar chart, one labelled bar per entry from top to bottom, with the value printed on each bar.</summary>
+    public static void Bars(string path, string title, string valueLabel, IReadOnlyList<(string Label, double Value, bool Highlight)> bars,
+        string valueFormat = "0.00", int width = 900)
+    {
+        var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        var list = new List<Bar>();
+        var ticks = new List<Tick>();
+        for (int i = 0; i < bars.Count; i++)
+        {
+            double y = bars.Count - 1 - i;
+            list.Add(new Bar
+            {
+                Position = y,
+                Value = bars[i].Value,
+                FillColor = bars[i].Highlight ? palette.GetColor(3) : palette.GetColor(0),
+                Label = bars[i].Value.ToString(valueFormat, System.Globalization.CultureInfo.InvariantCulture),
+                Orientation = Orientation.Horizontal,
+            });
+            ticks.Add(new Tick(y, bars[i].Label));
+        }
+        var series = plot.Add.Bars(list);
+        series.Horizontal = true;
+        series.ValueLabelStyle.FontSize = 12;
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks.ToArray());
+        plot.Axes.Left.MajorTickStyle.Length = 0;
+        plot.Grid.YAxisStyle.MajorLineStyle.Width = 0;
+        double lo = bars.Min(b => b.Value), hi = bars.Max(b => b.Value), pad = Math.Max((hi - lo) * 0.25, 0.5);
+        plot.Axes.SetLimitsX(Math.Max(0, lo - pad), hi + pad / 2);
+        plot.Title(title);
+        plot.XLabel(valueLabel);
+        Save(plot, path, width, Math.Max(300, 60 + 34 * bars.Count));
+    }
+
     private static void AddLines(Plot plot, IReadOnlyList<Series> series, bool logY)
     {
         var palette = new ScottPlot.Palettes.Category10();
@@ -78,7 +122,8 @@ public static class Plots
             if (keep.Length == 0) continue;
             var xs = keep.Select(j => s.X[j]).ToArray();
             var ys = keep.Select(j => logY ? Math.Log10(s.Y[j]) : s.Y[j]).ToArray();
-            var line = plot.Add.ScatterLine(xs, ys, palette.GetColor(i / (series.Any(x => x.Dashed) ? 2 : 1) % 10));
+            int color = s.Group ?? i / (series.Any(x => x.Dashed) ? 2 : 1);
+            var line = plot.Add.ScatterLine(xs, ys, palette.GetColor(color % 10));
             line.LegendText = s.Label;
             line.LineWidth = 2;
             if (s.Dashed) line.LinePattern = LinePattern.Dashed;

@@ -1,0 +1,180 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using GpuNet.Experiments.Reporting;
+using GpuNet.Experiments.Training;
+using GpuNet.Training;
+
+namespace GpuNet.Experiments;
+
+/// <summary>
+/// <c>gpunet run overfit</c>: the <see cref="OverfitSetup"/> (more capacity, a small training subset, no regularisation,
+/// long training) trained once, with train and test loss per epoch and a report that finds where the gap opens.
+/// </summary>
+public sealed class OverfitExperiment : IExperiment
+{
+    /// <inheritdoc />
+    public string Name => "overfit";
+
+    /// <inheritdoc />
+    public string Summary => "A wide MLP on 2,000 images, no regularisation, long training: train vs test loss and where they part.";
+
+    /// <inheritdoc />
+    public int Run(RunOptions options, RunConsole console)
+    {
+        using var run = CourseRun.Open(Name, options, console);
+        var config = OverfitSetup.Config(run, "overfit");
+        run.WriteConfig(Name, OverfitSetup.Settings(config));
+        using var outcome = TrainingRun.Fit(run.Data, config, console);
+        RunFiles.WriteMetrics(run.Folder, [outcome]);
+        string checkpoint = RunFiles.SaveCheckpoint(run.Folder, outcome, Name, run.Data);
+        var gap = Gap.Of(outcome);
+
+        Plots.Lines(run.Folder.File("loss.png"), "Overfitting: train vs test loss", "epoch", "cross-entropy (nats)",
+            RunFiles.LossCurves(outcome, "overfit"), markers: [(gap.MinTestLossEpoch, $"lowest test loss (epoch {gap.MinTestLossEpoch})")]);
+        Plots.Lines(run.Folder.File("accuracy.png"), "Overfitting: train vs test accuracy", "epoch", "accuracy (%)",
+            RunFiles.LossCurves(outcome, "overfit", accuracy: true, validation: true),
+            markers: [(outcome.Result.BestEpoch, $"best validation epoch ({outcome.Result.BestEpoch})")]);
+
+        var summary = RunFiles.ModelSummary(outcome, checkpoint);
+        summary["overfitting"] = gap.ToJson();
+        run.Folder.WriteJson("summary.json", summary);
+        console.WriteLine(gap.Sentence());
+        console.WriteLine($"selected epoch {outcome.Result.BestEpoch} (best validation): test {RunFiles.Pct(outcome.TestAccuracy)}; " +
+            $"best test accuracy of any epoch {RunFiles.Pct(outcome.PeakTestAccuracy)}");
+        run.Finish(Report(run, outcome, gap));
+        return Cli.ExitOk;
+    }
+
+    private static string Report(CourseRun run, RunOutcome o, Gap gap)
+    {
+        var c = o.Config;
+        var text = new StringBuilder();
+        text.AppendLine("# Overfitting");
+        text.AppendLine();
+        text.AppendLine(OverfitSetup.Describe(c, o.Model.ParameterCount, o.TestCount));
+        text.AppendLine();
+        text.AppendLine("![train vs test loss](loss.png)");
+        text.AppendLine();
+        text.AppendLine("## Where the gap opens");
+        text.AppendLine();
+        text.AppendLine(gap.Explanation(o));
+        text.AppendLine();
+        text.Append(gap.Table(o));
+        text.AppendLine();
+        text.AppendLine("![train vs test accuracy](accuracy.png)");
+        text.AppendLine();
+        text.AppendLine("## Why");
+        text.AppendLine();
+        double accAtMin = o.Result.History[gap.MinTestLossEpoch - 1].TestAccuracy, accEnd = o.Result.History[^1].TestAccuracy;
+        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"The network has {o.Model.ParameterCount:N0} parameters, about {o.Model.ParameterCount / (double)c.Train.Length:N0} per training image, " +
+            $"and nothing limits what it does with them: no penalty on the weights, no dropout, no new views of the images, and a constant " +
+            $"learning rate for {c.Epochs} epochs. Cross-entropy keeps rewarding more confident answers on the training images even after " +
+            $"they are classified right, so the weights keep growing to push the logits apart. That fits the particular " +
+            $"{c.Train.Length:N0} images, their noise and accidents included, rather than the classes. "));
+        if (gap.FinalTestLoss > gap.MinTestLoss)
+            text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"On the test images the effect shows in the loss more than in the accuracy: from epoch {gap.MinTestLossEpoch} to the end the " +
+                $"test accuracy goes from {RunFiles.Pct(accAtMin)} to {RunFiles.Pct(accEnd)} while the test loss goes from {gap.MinTestLoss:F4} " +
+                $"to {gap.FinalTestLoss:F4}: the test images it gets wrong, it gets wrong with more and more confidence, and cross-entropy " +
+                $"punishes a confident mistake heavily. "));
+        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"The model chosen by validation accuracy (epoch {o.Result.BestEpoch}) reaches {RunFiles.Pct(o.TestAccuracy)} on the test set; " +
+            $"the best any epoch reaches is {RunFiles.Pct(o.PeakTestAccuracy)} (epoch {gap.PeakTestEpoch}), a number one could only pick by " +
+            $"looking at the test set. `augment`, `regularize` and `combo` start from this setup and try to do better."));
+        text.AppendLine();
+        text.AppendLine(RunFiles.CheckpointSection(o));
+        text.AppendLine(run.Footer());
+        return text.ToString();
+    }
+}
+
+/// <summary>The numbers that say where a run's train and test curves part.</summary>
+/// <param name="MinTestLossEpoch">The epoch of the lowest test loss.</param>
+/// <param name="MinTestLoss">That loss.</param>
+/// <param name="FinalTestLoss">The last epoch's test loss.</param>
+/// <param name="TrainLossAtMin">The training loss at the epoch of the lowest test loss.</param>
+/// <param name="FinalTrainLoss">The last epoch's training loss.</param>
+/// <param name="PeakTestEpoch">The epoch of the highest test accuracy.</param>
+/// <param name="FullTrainEpoch">The first epoch with 100% training accuracy (0: never).</param>
+/// <param name="FinalEpoch">The last epoch.</param>
+public sealed record Gap(int MinTestLossEpoch, double MinTestLoss, double FinalTestLoss, double TrainLossAtMin, double FinalTrainLoss,
+    int PeakTestEpoch, int FullTrainEpoch, int FinalEpoch)
+{
+    /// <summary>The gap numbers of <paramref name="o"/>.</summary>
+    public static Gap Of(RunOutcome o)
+    {
+        var h = o.Result.History;
+        var min = h.MinBy(m => m.TestLoss)!;
+        var peak = h.MaxBy(m => m.TestAccuracy)!;
+        var full = h.FirstOrDefault(m => m.TrainAccuracy >= 1);
+        return new Gap(min.Epoch, min.TestLoss, h[^1].TestLoss, min.TrainLoss, h[^1].TrainLoss, peak.Epoch, full?.Epoch ?? 0, h[^1].Epoch);
+    }
+
+    /// <summary>As JSON for summary.json.</summary>
+    public JsonObject ToJson() => new()
+    {
+        ["min_test_loss_epoch"] = MinTestLossEpoch,
+        ["min_test_loss"] = MinTestLoss,
+        ["final_test_loss"] = FinalTestLoss,
+        ["train_loss_at_min_test_loss"] = TrainLossAtMin,
+        ["final_train_loss"] = FinalTrainLoss,
+        ["peak_test_accuracy_epoch"] = PeakTestEpoch,
+        ["first_epoch_with_100pct_train_accuracy"] = FullTrainEpoch,
+        ["final_gap"] = FinalTestLoss - FinalTrainLoss,
+    };
+
+    /// <summary>One line for the console.</summary>
+    public string Sentence() => string.Create(CultureInfo.InvariantCulture,
+        $"test loss lowest at epoch {MinTestLossEpoch} ({MinTestLoss:F4}), then {(FinalTestLoss > MinTestLoss ? "rises" : "stays")} to {FinalTestLoss:F4} " +
+        $"at epoch {FinalEpoch} while train loss falls from {TrainLossAtMin:F4} to {FinalTrainLoss:F4}");
+
+    /// <summary>The paragraph that explains the curves.</summary>
+    public string Explanation(RunOutcome o)
+    {
+        var text = new StringBuilder();
+        text.Append(string.Create(CultureInfo.InvariantCulture,
+            $"The test loss is lowest at **epoch {MinTestLossEpoch}** ({MinTestLoss:F4} nats). "));
+        if (FinalTestLoss > MinTestLoss && FinalTrainLoss < TrainLossAtMin)
+            text.Append(string.Create(CultureInfo.InvariantCulture,
+                $"From there on the two curves part: the training loss keeps falling, from {TrainLossAtMin:F4} to {FinalTrainLoss:F4} at epoch " +
+                $"{FinalEpoch}, while the test loss rises to {FinalTestLoss:F4} ({(FinalTestLoss / MinTestLoss - 1) * 100:F0}% above its minimum). " +
+                $"Every epoch after {MinTestLossEpoch} makes the model better on the images it trains on and worse on images it has not seen: " +
+                $"that is overfitting, and the gap between the curves ({FinalTestLoss - FinalTrainLoss:F4} nats at the end, " +
+                $"{MinTestLoss - TrainLossAtMin:F4} at epoch {MinTestLossEpoch}) measures it."));
+        else
+            text.Append(string.Create(CultureInfo.InvariantCulture,
+                $"In this run the test loss does not rise again within {FinalEpoch} epochs (it ends at {FinalTestLoss:F4}); the train-test gap " +
+                $"is {FinalTestLoss - FinalTrainLoss:F4} nats at the end. Train longer (`--epochs`) to see the curves part."));
+        if (FullTrainEpoch > 0)
+            text.Append(string.Create(CultureInfo.InvariantCulture,
+                $" From epoch {FullTrainEpoch} the network classifies every training image right (100% training accuracy), yet the training loss still falls: the rest of training only makes it more confident."));
+        text.Append(string.Create(CultureInfo.InvariantCulture,
+            $" The test accuracy peaks at epoch {PeakTestEpoch} ({o.Result.History[PeakTestEpoch - 1].TestAccuracy * 100:F2}%) and ends at " +
+            $"{o.Result.History[^1].TestAccuracy * 100:F2}%."));
+        return text.ToString();
+    }
+
+    /// <summary>A table of the curves at a few epochs: the first, the lowest test loss, the best validation, the last.</summary>
+    public string Table(RunOutcome o)
+    {
+        var h = o.Result.History;
+        var rows = new SortedDictionary<int, string>
+        {
+            [1] = "first",
+        };
+        void Add(int epoch, string what) => rows[epoch] = rows.TryGetValue(epoch, out var s) ? s + ", " + what : what;
+        Add(MinTestLossEpoch, "lowest test loss");
+        Add(o.Result.BestEpoch, "best validation accuracy (selected)");
+        Add(PeakTestEpoch, "highest test accuracy");
+        Add(FinalEpoch, "last");
+        return RunFiles.Table(["epoch", "", "train loss", "test loss", "gap", "train acc.", "validation acc.", "test acc."],
+            rows.Select(r =>
+            {
+                var m = h[r.Key - 1];
+                return (IReadOnlyList<string>)[$"{m.Epoch}", r.Value, RunFiles.F4(m.TrainLoss), RunFiles.F4(m.TestLoss), RunFiles.F4(m.TestLoss - m.TrainLoss),
+                    RunFiles.Pct(m.TrainAccuracy), RunFiles.Pct(m.ValidationAccuracy), RunFiles.Pct(m.TestAccuracy)];
+            }), "rlrrrrrr");
+    }
+}

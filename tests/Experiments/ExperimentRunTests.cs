@@ -1,0 +1,138 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace GpuNet.Tests.Experiments;
+
+/// <summary>
+/// Every training experiment run with <c>--quick</c> on a small generated Fashion-MNIST-shaped data set (no network):
+/// the run folder's files, reproducibility from the seed, and the checkpoint evaluated again by <c>gpunet eval</c>.
+/// </summary>
+[Collection("devices")]
+public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture<TinyFashion>
+{
+    public static readonly TheoryData<string> Names = ["mlp", "overfit", "augment", "regularize", "combo"];
+
+    private static JsonNode Json(string dir, string file) => JsonNode.Parse(File.ReadAllText(Path.Combine(dir, file)))!;
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void Quick_run_writes_config_metrics_summary_checkpoint_plots_and_a_report_that_embeds_them(string name)
+    {
+        var run = tiny.Run(name);
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        Assert.Contains("epoch 1/", run.Out); // plain progress lines when the output is not a terminal
+
+        var config = Json(run.Dir, "config.json");
+        Assert.Equal(name, config["experiment"]!.GetValue<string>());
+        Assert.True(config["quick"]!.GetValue<bool>());
+
+        var summary = Json(run.Dir, "summary.json");
+        double accuracy = summary["test_accuracy"]!.GetValue<double>(), loss = summary["test_loss"]!.GetValue<double>();
+        Assert.InRange(accuracy, 0, 1);
+        Assert.True(loss > 0 && double.IsFinite(loss), $"test loss {loss}");
+        Assert.Equal(TinyFashion.TestPerClass * 10, summary["test_images"]!.GetValue<int>());
+        Assert.Equal(accuracy, summary["test_correct"]!.GetValue<int>() / (double)summary["test_images"]!.GetValue<int>());
+        Assert.True(summary["best_epoch"]!.GetValue<int>() >= 1);
+        Assert.NotNull(summary["config"]);
+        string checkpoint = summary["checkpoint"]!.GetValue<string>();
+        Assert.False(Path.IsPathRooted(checkpoint));
+        Assert.True(File.Exists(Path.Combine(run.Dir, checkpoint)), checkpoint);
+
+        // metrics.csv: a header and one row per (run, epoch), with no wall times (those are in timing.csv).
+        var metrics = File.ReadAllLines(Path.Combine(run.Dir, "metrics.csv"));
+        Assert.StartsWith("run,epoch,", metrics[0]);
+        Assert.DoesNotContain("second", metrics[0]);
+        var timing = File.ReadAllLines(Path.Combine(run.Dir, "timing.csv"));
+        Assert.Equal(metrics.Length, timing.Length);
+        Assert.True(metrics.Length > 1);
+        Assert.All(metrics.Skip(1), row => Assert.Equal(11, row.Split(',').Length));
+
+        // report.md embeds every plot the run wrote, and every image it embeds exists.
+        string report = File.ReadAllText(Path.Combine(run.Dir, "report.md"));
+        var embedded = ImageLinks().Matches(report).Select(m => m.Groups[1].Value).ToHashSet();
+        var plots = Directory.GetFiles(run.Dir, "*.png").Select(Path.GetFileName).ToHashSet();
+        Assert.NotEmpty(plots);
+        Assert.Equal(plots.Order(), embedded.Order());
+        Assert.Contains("--quick", report);
+        Assert.Empty(Directory.GetFiles(run.Dir, "*.tmp"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void Eval_of_the_checkpoint_reproduces_the_summarys_test_accuracy(string name)
+    {
+        var run = tiny.Run(name);
+        Assert.True(run.Code == 0, run.Err);
+        var summary = Json(run.Dir, "summary.json");
+        string checkpoint = Path.Combine(run.Dir, summary["checkpoint"]!.GetValue<string>());
+        var (code, output, err) = TinyFashion.Cli("eval", "--checkpoint", checkpoint, "--device", "cpu", "--data", tiny.DataDir);
+        Assert.True(code == 0, err);
+        var m = EvalLine().Match(output);
+        Assert.True(m.Success, output);
+        Assert.Equal(summary["test_correct"]!.GetValue<int>(), int.Parse(m.Groups["correct"].Value, CultureInfo.InvariantCulture));
+        Assert.Equal(summary["test_images"]!.GetValue<int>(), int.Parse(m.Groups["total"].Value, CultureInfo.InvariantCulture));
+        Assert.Equal(summary["test_loss"]!.GetValue<double>().ToString("F6", CultureInfo.InvariantCulture), m.Groups["loss"].Value);
+    }
+
+    [Fact]
+    public void Same_seed_and_device_give_bit_identical_metrics_and_another_seed_does_not()
+    {
+        // combo has every source of randomness: initialisation, shuffles, augmentation and dropout masks.
+        var a = tiny.Run("combo");
+        var b = tiny.Run("combo", tag: "-again");
+        var c = tiny.Run("combo", seed: 7);
+        Assert.True(a.Code == 0 && b.Code == 0 && c.Code == 0, a.Err + b.Err + c.Err);
+        string metricsA = File.ReadAllText(Path.Combine(a.Dir, "metrics.csv"));
+        Assert.Equal(metricsA, File.ReadAllText(Path.Combine(b.Dir, "metrics.csv")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(a.Dir, "model.safetensors")), File.ReadAllBytes(Path.Combine(b.Dir, "model.safetensors")));
+        Assert.NotEqual(metricsA, File.ReadAllText(Path.Combine(c.Dir, "metrics.csv")));
+    }
+
+    [Fact]
+    public void Combos_all_off_cell_is_the_overfit_run()
+    {
+        var overfit = tiny.Run("overfit");
+        var combo = tiny.Run("combo");
+        Assert.True(overfit.Code == 0 && combo.Code == 0, overfit.Err + combo.Err);
+        static IEnumerable<string> Rows(string dir, string run) => File.ReadAllLines(Path.Combine(dir, "metrics.csv")).Skip(1)
+            .Where(r => r.StartsWith(run + ",", StringComparison.Ordinal)).Select(r => r[(run.Length + 1)..]);
+        var expected = Rows(overfit.Dir, "overfit").ToList();
+        Assert.NotEmpty(expected);
+        Assert.Equal(expected, Rows(combo.Dir, "aug=none reg=none dropout=0"));
+        var summary = Json(combo.Dir, "summary.json");
+        Assert.Equal(Json(overfit.Dir, "summary.json")["peak_test_accuracy"]!.GetValue<double>(), summary["overfit"]!["peak_test_accuracy"]!.GetValue<double>());
+        Assert.Equal(summary["test_accuracy"]!.GetValue<double>() - summary["overfit"]!["peak_test_accuracy"]!.GetValue<double>(),
+            summary["gain_over_overfit_peak"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public void Regularize_reports_the_near_zero_share_of_every_run()
+    {
+        var run = tiny.Run("regularize");
+        Assert.True(run.Code == 0, run.Err);
+        var runs = Json(run.Dir, "summary.json")["runs"]!.AsArray();
+        Assert.Equal(7, runs.Count);
+        Assert.All(runs, r => Assert.InRange(r!["near_zero_fraction"]!.GetValue<double>(), 0, 1));
+        // L1 at its strongest leaves more weights near zero than no penalty does.
+        Assert.True(runs[^1]!["near_zero_fraction_final"]!.GetValue<double>() > runs[0]!["near_zero_fraction_final"]!.GetValue<double>());
+    }
+
+    [Theory]
+    [InlineData("eval")]                                                   // --checkpoint is required
+    [InlineData("eval", "--checkpoint", "no-such-file.safetensors")]
+    [InlineData("eval", "--checkpoint", "x.safetensors", "--split", "nope")]
+    [InlineData("run", "mlp", "--epochs", "0")]
+    public void Bad_eval_and_run_command_lines_exit_2(params string[] args)
+    {
+        var (code, _, err) = TinyFashion.Cli(args);
+        Assert.Equal(2, code);
+        Assert.Contains("error:", err);
+    }
+
+    [GeneratedRegex(@"!\[[^\]]*\]\(([^)]+)\)")]
+    private static partial Regex ImageLinks();
+
+    [GeneratedRegex(@"loss (?<loss>[0-9.]+) nats, accuracy [0-9.]+ \((?<correct>\d+)/(?<total>\d+),")]
+    private static partial Regex EvalLine();
+}
