@@ -37,10 +37,10 @@ public class MlpGradientCheckTests(DeviceFixture devices)
         Close.Scalar(loss, Loss(act, X, W1, B1, W2, B2, labels), 1e-5, 1e-5, "loss");
 
         // float32 kernels vs float64 differences: the error budget is float32 rounding of O(1) sums, ~1e-6.
-        Close.All(dw1, FiniteDifference(W1, p => Loss(act, X, p, B1, W2, B2, labels)), 1e-5, 1e-3, "dW1");
-        Close.All(db1, FiniteDifference(B1, p => Loss(act, X, W1, p, W2, B2, labels)), 1e-5, 1e-3, "db1");
-        Close.All(dw2, FiniteDifference(W2, p => Loss(act, X, W1, B1, p, B2, labels)), 1e-5, 1e-3, "dW2");
-        Close.All(db2, FiniteDifference(B2, p => Loss(act, X, W1, B1, W2, p, labels)), 1e-5, 1e-3, "db2");
+        Close.All(dw1, FiniteDifference.Gradient(W1, p => Loss(act, X, p, B1, W2, B2, labels)), 1e-5, 1e-3, "dW1");
+        Close.All(db1, FiniteDifference.Gradient(B1, p => Loss(act, X, W1, p, W2, B2, labels)), 1e-5, 1e-3, "db1");
+        Close.All(dw2, FiniteDifference.Gradient(W2, p => Loss(act, X, W1, B1, p, B2, labels)), 1e-5, 1e-3, "dW2");
+        Close.All(db2, FiniteDifference.Gradient(B2, p => Loss(act, X, W1, B1, W2, p, labels)), 1e-5, 1e-3, "db2");
     }
 
     private static (float[] dW1, float[] db1, float[] dW2, float[] db2, double loss) KernelBackward(Device device, ActivationKind act,
@@ -113,22 +113,4 @@ public class MlpGradientCheckTests(DeviceFixture devices)
     }
 
     private static double[] D64(float[] a) => a.Select(v => (double)v).ToArray();
-
-    // Central differences of the float64 loss, step 1e-6: truncation error ~1e-12, rounding error ~1e-10.
-    private static double[] FiniteDifference(double[] p, Func<double[], double> f)
-    {
-        const double h = 1e-6;
-        var g = new double[p.Length];
-        var q = (double[])p.Clone();
-        for (int i = 0; i < p.Length; i++)
-        {
-            q[i] = p[i] + h;
-            double up = f(q);
-            q[i] = p[i] - h;
-            double down = f(q);
-            q[i] = p[i];
-            g[i] = (up - down) / (2 * h);
-        }
-        return g;
-    }
 }

@@ -108,10 +108,10 @@ public class NnTests(DeviceFixture devices)
         }
 
         Close.Scalar(loss.ReadLoss(), F(w1, b1, w2, b2), 1e-5, 1e-5, "loss");
-        Close.All(model.Parameters["0.weight"].Grad.ToArray(), Fd(w1, p => F(p, b1, w2, b2)), 1e-5, 1e-3, "dW1");
-        Close.All(model.Parameters["0.bias"].Grad.ToArray(), Fd(b1, p => F(w1, p, w2, b2)), 1e-5, 1e-3, "db1");
-        Close.All(model.Parameters[last + ".weight"].Grad.ToArray(), Fd(w2, p => F(w1, b1, p, b2)), 1e-5, 1e-3, "dW2");
-        Close.All(model.Parameters[last + ".bias"].Grad.ToArray(), Fd(b2, p => F(w1, b1, w2, p)), 1e-5, 1e-3, "db2");
+        Close.All(model.Parameters["0.weight"].Grad.ToArray(), FiniteDifference.Gradient(w1, p => F(p, b1, w2, b2)), 1e-5, 1e-3, "dW1");
+        Close.All(model.Parameters["0.bias"].Grad.ToArray(), FiniteDifference.Gradient(b1, p => F(w1, p, w2, b2)), 1e-5, 1e-3, "db1");
+        Close.All(model.Parameters[last + ".weight"].Grad.ToArray(), FiniteDifference.Gradient(w2, p => F(w1, b1, p, b2)), 1e-5, 1e-3, "dW2");
+        Close.All(model.Parameters[last + ".bias"].Grad.ToArray(), FiniteDifference.Gradient(b2, p => F(w1, b1, w2, p)), 1e-5, 1e-3, "db2");
     }
 
     [Theory]
@@ -182,21 +182,4 @@ public class NnTests(DeviceFixture devices)
     }
 
     private static double[] D64(float[] a) => a.Select(v => (double)v).ToArray();
-
-    private static double[] Fd(double[] p, Func<double[], double> f)
-    {
-        const double h = 1e-6;
-        var g = new double[p.Length];
-        var q = (double[])p.Clone();
-        for (int i = 0; i < p.Length; i++)
-        {
-            q[i] = p[i] + h;
-            double up = f(q);
-            q[i] = p[i] - h;
-            double down = f(q);
-            q[i] = p[i];
-            g[i] = (up - down) / (2 * h);
-        }
-        return g;
-    }
 }
