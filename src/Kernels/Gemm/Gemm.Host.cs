@@ -232,11 +232,19 @@ public static partial class Gemm
     {
         if (!trans)
         {
-            // A is m×k, so op(A)[i, p] = a[i·k + p]: each source row scatters into one lane of the strip.
+            // A is m×k, so op(A)[i, p] = a[i·k + p]: a transpose of the strip's rows. Blocks of 16 depth steps go through
+            // registers (AVX-512; rows past the edge come out as zeros), the remaining steps element by element.
+            int pFull = 0;
+            if (Vector512.IsHardwareAccelerated && mr <= 16)
+            {
+                pFull = kc & ~15;
+                for (int p = 0; p < pFull; p += 16)
+                    Transpose16x16(a + (long)i0 * k + p0 + p, k, ap + (long)p * mr, mr, srcRows: rows, dstCols: mr);
+            }
             for (int r = 0; r < rows; r++)
             {
                 float* src = a + (long)(i0 + r) * k + p0;
-                for (int p = 0; p < kc; p++) ap[p * mr + r] = src[p];
+                for (int p = pFull; p < kc; p++) ap[p * mr + r] = src[p];
             }
         }
         else
@@ -285,12 +293,13 @@ public static partial class Gemm
 
     /// <summary>Writes the transpose of the 16×16 block at <paramref name="src"/> (row stride <paramref name="srcStride"/>)
     /// to <paramref name="dst"/> (row stride <paramref name="dstStride"/>): dst[q·dstStride + r] = src[r·srcStride + q].</summary>
-    private static unsafe void Transpose16x16(float* src, int srcStride, float* dst, int dstStride)
+    private static unsafe void Transpose16x16(float* src, int srcStride, float* dst, int dstStride, int srcRows = 16, int dstCols = 16)
     {
         // Three shuffle stages: interleave pairs of rows (2×2 blocks), then pairs of pairs as doubles (4×4 blocks inside
-        // each 128-bit lane), then move whole 128-bit lanes between registers.
+        // each 128-bit lane), then move whole 128-bit lanes between registers. Source rows from srcRows on read as zero;
+        // only the first dstCols floats of each destination row are written.
         var r = stackalloc Vector512<float>[16];
-        for (int i = 0; i < 16; i++) r[i] = Vector512.Load(src + (long)i * srcStride);
+        for (int i = 0; i < 16; i++) r[i] = i < srcRows ? Vector512.Load(src + (long)i * srcStride) : Vector512<float>.Zero;
         var t = stackalloc Vector512<float>[16];
         for (int i = 0; i < 8; i++)
         {
@@ -313,11 +322,17 @@ public static partial class Gemm
             var v1 = Avx512F.Shuffle4x128(u[j], u[4 + j], 0xEE);
             var w0 = Avx512F.Shuffle4x128(u[8 + j], u[12 + j], 0x44);
             var w1 = Avx512F.Shuffle4x128(u[8 + j], u[12 + j], 0xEE);
-            Vector512.Store(Avx512F.Shuffle4x128(v0, w0, 0x88), dst + (long)j * dstStride);
-            Vector512.Store(Avx512F.Shuffle4x128(v0, w0, 0xDD), dst + (long)(4 + j) * dstStride);
-            Vector512.Store(Avx512F.Shuffle4x128(v1, w1, 0x88), dst + (long)(8 + j) * dstStride);
-            Vector512.Store(Avx512F.Shuffle4x128(v1, w1, 0xDD), dst + (long)(12 + j) * dstStride);
+            Put(Avx512F.Shuffle4x128(v0, w0, 0x88), dst + (long)j * dstStride, dstCols);
+            Put(Avx512F.Shuffle4x128(v0, w0, 0xDD), dst + (long)(4 + j) * dstStride, dstCols);
+            Put(Avx512F.Shuffle4x128(v1, w1, 0x88), dst + (long)(8 + j) * dstStride, dstCols);
+            Put(Avx512F.Shuffle4x128(v1, w1, 0xDD), dst + (long)(12 + j) * dstStride, dstCols);
         }
+    }
+
+    private static unsafe void Put(Vector512<float> value, float* at, int count)
+    {
+        if (count == 16) Vector512.Store(value, at);
+        else Avx512F.MaskStore(at, Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle(), value);
     }
 
     /// <summary>A 64-byte aligned native buffer that grows on demand and lives as long as its thread.</summary>
