@@ -217,10 +217,14 @@ public class GemmTests(DeviceFixture devices)
     public void Host_engine_handles_several_column_and_depth_blocks(Transpose ta, Transpose tb)
     {
         // n > 512 and k > 256 cross the host GEMM's column and depth blocks; m = 37 and n = 600 leave partial tiles.
-        var p = MakeProblem(37, 600, 530, seed: 21);
-        var got = Compute(devices.Host, Gemm.Run, ta, tb, p, Alpha, 0.5f);
-        var (expected, atol) = Reference(ta, tb, p.M, p.N, p.K, Alpha, p.A, p.B, 0.5f, p.C);
-        Close.All(got, expected, atol, Rtol, $"host 37x600x530 transA={ta} transB={tb}");
+        // n = 10 is narrower than one micro-kernel tile: every tile is an edge tile.
+        foreach (var (m, n, k) in new[] { (37, 600, 530), (37, 10, 300) })
+        {
+            var p = MakeProblem(m, n, k, seed: 21);
+            var got = Compute(devices.Host, Gemm.Run, ta, tb, p, Alpha, 0.5f);
+            var (expected, atol) = Reference(ta, tb, p.M, p.N, p.K, Alpha, p.A, p.B, 0.5f, p.C);
+            Close.All(got, expected, atol, Rtol, $"host {m}x{n}x{k} transA={ta} transB={tb}");
+        }
     }
 
     [Fact]
