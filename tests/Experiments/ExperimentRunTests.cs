@@ -11,7 +11,7 @@ namespace GpuNet.Tests.Experiments;
 [Collection("devices")]
 public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture<TinyFashion>
 {
-    public static readonly TheoryData<string> Names = ["mlp", "overfit", "augment", "regularize", "combo"];
+    public static readonly TheoryData<string> Names = ["mlp", "overfit", "augment", "regularize", "combo", "optimizers"];
 
     private static JsonNode Json(string dir, string file) => JsonNode.Parse(File.ReadAllText(Path.Combine(dir, file)))!;
 
@@ -116,6 +116,51 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
         Assert.All(runs, r => Assert.InRange(r!["near_zero_fraction"]!.GetValue<double>(), 0, 1));
         // L1 at its strongest leaves more weights near zero than no penalty does.
         Assert.True(runs[^1]!["near_zero_fraction_final"]!.GetValue<double>() > runs[0]!["near_zero_fraction_final"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public void Optimizers_gives_every_optimizer_and_rate_a_verdict_and_a_best_rate()
+    {
+        var run = tiny.Run("optimizers");
+        Assert.True(run.Code == 0, run.Err);
+        Assert.True(File.Exists(Path.Combine(run.Dir, "loss_per_iteration.png")));
+        Assert.True(File.Exists(Path.Combine(run.Dir, "loss_per_epoch.png")));
+        var summary = Json(run.Dir, "summary.json");
+        string[] optimizers = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"];
+        string[] rates = ["0.001", "0.01", "0.1", "1"];
+        string[] verdicts = ["divergent", "good", "oscillating", "too slow", "usable"];
+        var byOptimizer = summary["optimizers"]!.AsObject();
+        Assert.Equal(optimizers.Order(), byOptimizer.Select(p => p.Key).Order());
+        foreach (string o in optimizers)
+        {
+            var perRate = byOptimizer[o]!.AsObject();
+            Assert.Equal(rates.Order(), perRate.Select(p => p.Key).Order());
+            foreach (string lr in rates)
+            {
+                var r = perRate[lr]!;
+                bool diverged = r["diverged"]!.GetValue<bool>();
+                string verdict = r["verdict"]!.GetValue<string>();
+                Assert.Contains(verdict, verdicts);
+                Assert.False(string.IsNullOrEmpty(r["reason"]!.GetValue<string>()));
+                if (diverged) Assert.Equal("divergent", verdict);
+                else
+                {
+                    Assert.True(double.IsFinite(r["final_train_loss"]!.GetValue<double>()));
+                    Assert.InRange(r["validation_accuracy"]!.GetValue<double>(), 0, 1);
+                    Assert.InRange(r["test_accuracy"]!.GetValue<double>(), 0, 1);
+                }
+            }
+            // The best rate is the one marked good, when any rate trains.
+            var best = summary["best_learning_rate"]![o];
+            var good = perRate.Where(p => p.Value!["verdict"]!.GetValue<string>() == "good").Select(p => p.Key).ToList();
+            Assert.True(good.Count <= 1);
+            if (good.Count == 1) Assert.Equal(double.Parse(good[0], CultureInfo.InvariantCulture), best!.GetValue<double>());
+            else Assert.Null(best);
+        }
+        Assert.StartsWith(summary["config"]!["name"]!.GetValue<string>(), summary["chosen"]!.GetValue<string>());
+        Assert.Contains("Best run by validation accuracy", File.ReadAllText(Path.Combine(run.Dir, "report.md")));
+        // One row per finished epoch: at most 2 (the quick run's epochs) per combination; a diverged run may stop early.
+        Assert.InRange(File.ReadAllLines(Path.Combine(run.Dir, "metrics.csv")).Length - 1, 1, 24 * 2);
     }
 
     [Theory]

@@ -51,12 +51,32 @@ public sealed record MlpSpec(int[] Hidden, float Dropout = 0)
 /// <param name="Train">Indices of the training images used.</param>
 /// <param name="Validation">Indices of the validation images used for model selection.</param>
 /// <param name="Seed">The seed of initialisation, shuffles, augmentation and dropout.</param>
+/// <param name="Algorithm">The optimizer: <c>sgd</c> (with <paramref name="Momentum"/>), <c>nesterov</c> (SGD with Nesterov
+/// momentum <paramref name="Momentum"/>), <c>adagrad</c>, <c>rmsprop</c> or <c>adam</c> (PyTorch's defaults apart from the rate).</param>
 public sealed record TrainingConfig(string Name, MlpSpec Model, double LearningRate, double Momentum, int BatchSize, int Epochs,
-    bool Cosine, string Augment, Regularization Regularization, int[] Train, int[] Validation, int Seed)
+    bool Cosine, string Augment, Regularization Regularization, int[] Train, int[] Validation, int Seed, string Algorithm = "sgd")
 {
     /// <summary>The optimizer in PyTorch's terms.</summary>
-    public string Optimizer => string.Create(CultureInfo.InvariantCulture,
-        $"SGD(lr={LearningRate}{(Momentum != 0 ? $", momentum={Momentum}" : "")}){(Cosine ? ", cosine schedule" : "")}");
+    public string Optimizer => Algorithm switch
+    {
+        "nesterov" => FormattableString.Invariant($"SGD(lr={LearningRate}, momentum={Momentum}, nesterov=True)"),
+        "adagrad" => FormattableString.Invariant($"Adagrad(lr={LearningRate})"),
+        "rmsprop" => FormattableString.Invariant($"RMSprop(lr={LearningRate})"),
+        "adam" => FormattableString.Invariant($"Adam(lr={LearningRate})"),
+        _ => FormattableString.Invariant($"SGD(lr={LearningRate}{(Momentum != 0 ? $", momentum={Momentum}" : "")})"),
+    } + (Cosine ? ", cosine schedule" : "");
+
+    /// <summary>Creates the optimizer of <paramref name="parameters"/> that <see cref="Algorithm"/> names.</summary>
+    /// <exception cref="ArgumentException">An unknown algorithm.</exception>
+    public Nn.Optimizer CreateOptimizer(ParameterStore parameters) => Algorithm switch
+    {
+        "sgd" => new Sgd(parameters, LearningRate, Momentum),
+        "nesterov" => new Sgd(parameters, LearningRate, Momentum, nesterov: true),
+        "adagrad" => new Adagrad(parameters, LearningRate),
+        "rmsprop" => new RmsProp(parameters, LearningRate),
+        "adam" => new Adam(parameters, LearningRate),
+        _ => throw new ArgumentException($"unknown optimizer '{Algorithm}'.", nameof(Algorithm)),
+    };
 
     /// <summary>The configuration as JSON, for config.json and summary.json.</summary>
     public JsonObject ToJson() => new()
@@ -65,7 +85,7 @@ public sealed record TrainingConfig(string Name, MlpSpec Model, double LearningR
         ["model"] = Model.ToString(),
         ["hidden"] = new JsonArray(Model.Hidden.Select(h => (JsonNode)h).ToArray()),
         ["dropout"] = (double)(decimal)Model.Dropout,
-        ["optimizer"] = "SGD",
+        ["optimizer"] = Algorithm switch { "nesterov" => "SGD (Nesterov)", "adagrad" => "Adagrad", "rmsprop" => "RMSprop", "adam" => "Adam", _ => "SGD" },
         ["learning_rate"] = LearningRate,
         ["momentum"] = Momentum,
         ["schedule"] = Cosine ? "cosine" : "constant",
@@ -177,7 +197,8 @@ public static class TrainingRun
         var model = config.Model.Build(device, (ulong)config.Seed);
         try
         {
-            using var sgd = new Sgd(model.Parameters, config.LearningRate, config.Momentum) { Regularization = config.Regularization };
+            using var sgd = config.CreateOptimizer(model.Parameters);
+            sgd.Regularization = config.Regularization;
             using var trainer = new Trainer(model, sgd);
             var options = new TrainerOptions
             {
