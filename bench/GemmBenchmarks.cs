@@ -143,29 +143,14 @@ internal sealed class GemmConfig : ManualConfig
 }
 
 /// <summary>GFLOP/s of a square GEMM benchmark: 2·Size³ floating-point operations over the mean time.</summary>
-internal sealed class GflopsColumn : IColumn
+internal sealed class GflopsColumn()
+    : CustomColumn(nameof(GflopsColumn), "GFLOP/s", 0, "2·Size³ floating-point operations / mean time, in 10⁹ per second")
 {
-    public string Id => nameof(GflopsColumn);
-    public string ColumnName => "GFLOP/s";
-    public bool AlwaysShow => true;
-    public ColumnCategory Category => ColumnCategory.Custom;
-    public int PriorityInCategory => 0;
-    public bool IsNumeric => true;
-    public UnitType UnitType => UnitType.Dimensionless;
-    public string Legend => "2·Size³ floating-point operations / mean time, in 10⁹ per second";
-
-    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-    public bool IsAvailable(Summary summary) => true;
-
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+    protected override string Value(Summary summary, BenchmarkCase benchmarkCase)
     {
         var stats = summary[benchmarkCase]?.ResultStatistics;
         if (stats is null || benchmarkCase.Parameters["Size"] is not int size) return "NA";
         double flops = 2.0 * size * size * size;
         return (flops / stats.Mean).ToString("F2", System.Globalization.CultureInfo.InvariantCulture); // flop per ns = GFLOP/s
     }
-
-    public override string ToString() => ColumnName;
 }

@@ -146,22 +146,13 @@ public class LossBenchmarks
     }
 
     /// <summary>GB/s (10^9 bytes per second) from the mean time, or that as a percentage of a copy benchmark's GB/s.</summary>
-    private sealed class BandwidthColumn(string? reference) : IColumn
+    private sealed class BandwidthColumn(string? reference) : CustomColumn(
+        $"{nameof(BandwidthColumn)}.{reference}",
+        reference is null ? "GB/s" : $"% of {reference}",
+        reference is null ? 0 : 1,
+        reference is null ? "Bytes read + written per call / mean time, in 10^9 bytes per second" : $"GB/s as a percentage of {reference}'s GB/s")
     {
-        public string Id => $"{nameof(BandwidthColumn)}.{reference}";
-        public string ColumnName => reference is null ? "GB/s" : $"% of {reference}";
-        public bool AlwaysShow => true;
-        public ColumnCategory Category => ColumnCategory.Custom;
-        public int PriorityInCategory => reference is null ? 0 : 1;
-        public bool IsNumeric => true;
-        public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => reference is null
-            ? "Bytes read + written per call / mean time, in 10^9 bytes per second"
-            : $"GB/s as a percentage of {reference}'s GB/s";
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+        protected override string Value(Summary summary, BenchmarkCase benchmarkCase)
         {
             double? gbs = Bandwidth(summary, benchmarkCase);
             if (gbs is null) return "-";
@@ -177,8 +168,5 @@ public class LossBenchmarks
             if (ns is null || !BytesPerCall.TryGetValue(benchmarkCase.Descriptor.WorkloadMethod.Name, out double bytes)) return null;
             return bytes / ns.Value; // bytes per ns = GB/s
         }
-
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-        public bool IsAvailable(Summary summary) => true;
     }
 }

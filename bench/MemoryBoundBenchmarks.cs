@@ -148,46 +148,18 @@ internal sealed class MemoryBoundConfig : ManualConfig
 }
 
 /// <summary>Bytes read and written (from <see cref="TrafficAttribute"/>) over the mean time.</summary>
-internal sealed class GigabytesPerSecondColumn : IColumn
+internal sealed class GigabytesPerSecondColumn() : CustomColumn(nameof(GigabytesPerSecondColumn), "GB/s", 0,
+    "Bytes the op reads and writes (32M elements times its bytes per element) / mean time, in 10⁹ per second")
 {
-    public string Id => nameof(GigabytesPerSecondColumn);
-    public string ColumnName => "GB/s";
-    public bool AlwaysShow => true;
-    public ColumnCategory Category => ColumnCategory.Custom;
-    public int PriorityInCategory => 0;
-    public bool IsNumeric => true;
-    public UnitType UnitType => UnitType.Dimensionless;
-    public string Legend => "Bytes the op reads and writes (32M elements times its bytes per element) / mean time, in 10⁹ per second";
-
-    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-    public bool IsAvailable(Summary summary) => true;
-
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) =>
+    protected override string Value(Summary summary, BenchmarkCase benchmarkCase) =>
         TrafficAttribute.GigabytesPerSecond(summary, benchmarkCase)?.ToString("F1", CultureInfo.InvariantCulture) ?? "NA";
-
-    public override string ToString() => ColumnName;
 }
 
 /// <summary>GB/s as a percentage of the copy's GB/s in the same run, at the same thread count.</summary>
-internal sealed class PercentOfCopyColumn : IColumn
+internal sealed class PercentOfCopyColumn() : CustomColumn(nameof(PercentOfCopyColumn), "% of copy", 1,
+    "GB/s over the GB/s of the copy with the same Threads, measured in the same run")
 {
-    public string Id => nameof(PercentOfCopyColumn);
-    public string ColumnName => "% of copy";
-    public bool AlwaysShow => true;
-    public ColumnCategory Category => ColumnCategory.Custom;
-    public int PriorityInCategory => 1;
-    public bool IsNumeric => true;
-    public UnitType UnitType => UnitType.Dimensionless;
-    public string Legend => "GB/s over the GB/s of the copy with the same Threads, measured in the same run";
-
-    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-    public bool IsAvailable(Summary summary) => true;
-
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+    protected override string Value(Summary summary, BenchmarkCase benchmarkCase)
     {
         object? threads = benchmarkCase.Parameters["Threads"];
         double copy = summary.BenchmarksCases
@@ -199,8 +171,6 @@ internal sealed class PercentOfCopyColumn : IColumn
         if (self is null || copy <= 0) return "NA";
         return (100 * self.Value / copy).ToString("F0", CultureInfo.InvariantCulture);
     }
-
-    public override string ToString() => ColumnName;
 }
 
 /// <summary>
