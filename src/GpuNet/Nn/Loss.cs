@@ -91,6 +91,85 @@ public sealed class CrossEntropyLoss : IDisposable
 }
 
 /// <summary>
+/// Hinton's soft-target loss for knowledge distillation (Hinton, Vinyals and Dean 2015): the cross-entropy of the student's
+/// softened distribution <c>softmax(s/T)</c> against the teacher's <c>softmax(t/T)</c>, times <c>T²</c>, averaged over the
+/// batch (<see cref="SoftmaxCrossEntropy.ForwardSoft"/>). It differs from PyTorch's
+/// <c>T² · KLDivLoss(log_softmax(s/T), softmax(t/T), reduction="batchmean")</c> by the teacher's entropy only, a constant, so
+/// the gradients are the same. The teacher's logits receive no gradient.
+/// </summary>
+public sealed class SoftTargetLoss : IDisposable
+{
+    private readonly Device _device;
+    private Tensor? _rowLoss, _gradient;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _loss;
+
+    /// <summary>A loss on <paramref name="device"/> at temperature <paramref name="temperature"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="temperature"/> is not finite and positive.</exception>
+    public SoftTargetLoss(Device device, float temperature)
+    {
+        if (!(float.IsFinite(temperature) && temperature > 0))
+            throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "the temperature must be finite and positive.");
+        _device = device;
+        Temperature = temperature;
+        _loss = device.Accelerator.Allocate1D<float>(1);
+    }
+
+    /// <summary>The temperature <c>T</c>.</summary>
+    public float Temperature { get; }
+
+    /// <summary>Computes the mean loss into <paramref name="loss"/>[0] (default: an internal slot read by <see cref="ReadLoss"/>).</summary>
+    public void Forward(Tensor studentLogits, Tensor teacherLogits, ArrayView<float> loss = default)
+    {
+        int batch = studentLogits.Dim(0), classes = studentLogits.Dim(1);
+        var rowLoss = Rows(ref _rowLoss, batch, 0);
+        SoftmaxCrossEntropy.ForwardSoft(_device, studentLogits.View, teacherLogits.View, batch, classes, Temperature, rowLoss.View,
+            loss.IsValid ? loss : _loss.View);
+    }
+
+    /// <summary>The gradient of the mean loss with respect to the student's logits, times <paramref name="scale"/>
+    /// (<c>scale·T·(softmax(s/T) - softmax(t/T))/batch</c>); owned by the loss.</summary>
+    public Tensor Backward(Tensor studentLogits, Tensor teacherLogits, float scale = 1f)
+    {
+        var g = Rows(ref _gradient, studentLogits.Dim(0), studentLogits.Dim(1));
+        g.Clear();
+        AddGradient(studentLogits, teacherLogits, g, scale);
+        return g;
+    }
+
+    /// <summary>Adds <paramref name="scale"/> times the gradient with respect to the student's logits to
+    /// <paramref name="gradient"/> (for example the hard-label loss's gradient, to train on the sum of both).</summary>
+    public void AddGradient(Tensor studentLogits, Tensor teacherLogits, Tensor gradient, float scale = 1f) =>
+        SoftmaxCrossEntropy.BackwardSoft(_device, studentLogits.View, teacherLogits.View, studentLogits.Dim(0), studentLogits.Dim(1),
+            Temperature, gradient.View, scale);
+
+    /// <summary>The mean loss of the last <see cref="Forward"/> that used the internal slot (a host round trip).</summary>
+    public float ReadLoss()
+    {
+        _device.Synchronize();
+        return _loss.GetAsArray1D()[0];
+    }
+
+    // A [rows] (cols 0) or [rows, cols] view of an owned buffer, reallocated only for a larger batch.
+    private Tensor Rows(ref Tensor? owned, int rows, int cols)
+    {
+        if (owned is null || owned.Dim(0) < rows || (cols > 0 && owned.Dim(1) != cols))
+        {
+            owned?.Dispose();
+            owned = cols > 0 ? Tensor.Empty(_device, Math.Max(rows, 1), cols) : Tensor.Empty(_device, Math.Max(rows, 1));
+        }
+        return owned.Dim(0) == rows ? owned : owned.Rows(0, rows);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _rowLoss?.Dispose();
+        _gradient?.Dispose();
+        _loss.Dispose();
+    }
+}
+
+/// <summary>
 /// L1 and L2 penalties on a model's weights (not its biases): the loss gains <c>l1·Σ|w| + (l2/2)·Σw²</c> and the gradient
 /// <c>l1·sign(w) + l2·w</c>. <c>l2</c> is therefore the same number as PyTorch's <c>weight_decay</c>.
 /// </summary>

@@ -7,6 +7,7 @@ namespace GpuNet.Nn;
 public sealed class Sequential : IDisposable
 {
     private readonly Module[] _modules;
+    private readonly Tensor?[] _outputs;
 
     /// <summary>Builds the model on <paramref name="device"/> and initialises its parameters from <paramref name="seed"/>.</summary>
     /// <param name="device">Where parameters and activations live.</param>
@@ -19,6 +20,7 @@ public sealed class Sequential : IDisposable
         ArgumentNullException.ThrowIfNull(device);
         if (modules.Length == 0) throw new ArgumentException("a model needs at least one module.", nameof(modules));
         _modules = modules;
+        _outputs = new Tensor?[modules.Length];
         Device = device;
         InputFeatures = inputFeatures;
         Seed = seed;
@@ -77,23 +79,77 @@ public sealed class Sequential : IDisposable
     public Tensor Forward(Tensor input)
     {
         var x = input;
-        foreach (var m in _modules) x = m.Forward(x);
+        for (int i = 0; i < _modules.Length; i++) _outputs[i] = x = _modules[i].Forward(x);
         return x;
     }
 
+    /// <summary>The number of features layer <paramref name="module"/> outputs per sample.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">No layer has that index.</exception>
+    public int OutputFeaturesOf(int module)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(module);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(module, _modules.Length);
+        int features = InputFeatures;
+        for (int i = 0; i <= module; i++) features = _modules[i].OutputFeatures(features);
+        return features;
+    }
+
+    /// <summary>
+    /// The output of layer <paramref name="module"/> in the last <see cref="Forward"/> (for example a hidden layer's features),
+    /// a view owned by that layer and valid until its next call.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">No layer has that index.</exception>
+    /// <exception cref="InvalidOperationException">No forward pass has run yet.</exception>
+    public Tensor OutputOf(int module)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(module);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(module, _modules.Length);
+        return _outputs[module] ?? throw new InvalidOperationException("OutputOf called before Forward.");
+    }
+
     /// <summary>Back-propagates the gradient of the loss with respect to the output through every layer, accumulating
-    /// parameter gradients. The input gradient of the first layer is not computed.</summary>
-    public void Backward(Tensor gradOutput)
+    /// parameter gradients. The input gradient of the first layer is computed and returned only when
+    /// <paramref name="needInputGrad"/> (else null); it is owned by the first layer.</summary>
+    public Tensor? Backward(Tensor gradOutput, bool needInputGrad = false) => BackwardCore(gradOutput, -1, null, needInputGrad);
+
+    /// <summary>
+    /// As <see cref="Backward(Tensor, bool)"/>, for a loss that also depends on the output of layer <paramref name="addAt"/>
+    /// through another branch (a distillation projection of a hidden layer, say): <paramref name="addGradient"/>, the loss
+    /// gradient that branch sends back, is added to the gradient arriving at that output from the layers above
+    /// (<c>dL/dh = dL/dh|above + addGradient</c>) before back-propagating further. The sum is formed in place in the
+    /// input-gradient buffer of layer <paramref name="addAt"/> + 1.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="addAt"/> is not a layer before the last (for the last
+    /// layer, add to <paramref name="gradOutput"/> instead).</exception>
+    /// <exception cref="ArgumentException"><paramref name="addGradient"/>'s shape is not that output's.</exception>
+    public Tensor? Backward(Tensor gradOutput, int addAt, Tensor addGradient, bool needInputGrad = false)
+    {
+        ArgumentNullException.ThrowIfNull(addGradient);
+        ArgumentOutOfRangeException.ThrowIfNegative(addAt);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(addAt, _modules.Length - 1);
+        var output = OutputOf(addAt);
+        if (!addGradient.Shape.SequenceEqual(output.Shape))
+            throw new ArgumentException($"the added gradient is {addGradient.ShapeString}; layer {addAt}'s output is {output.ShapeString}.", nameof(addGradient));
+        return BackwardCore(gradOutput, addAt, addGradient, needInputGrad);
+    }
+
+    private Tensor? BackwardCore(Tensor gradOutput, int addAt, Tensor? addGradient, bool needInputGrad)
     {
         var g = gradOutput;
         for (int i = _modules.Length - 1; i >= 0; i--)
         {
-            // Layers before the first parameterised one need no input gradient at all.
-            bool needInput = i > 0 && _modules.Take(i).Any(m => m.ParameterSpecs.Count > 0);
+            if (i == addAt)
+            {
+                // g is layer i+1's input-gradient buffer: accumulate into it. The identity's backward is exactly g += add.
+                Kernels.Activation.Backward(Device, Kernels.ActivationKind.Identity, g.View, g.View, addGradient!.View, g.View);
+            }
+            // Layers before the first parameterised one need no input gradient at all, unless the caller wants the model's.
+            bool needInput = needInputGrad || (i > 0 && _modules.Take(i).Any(m => m.ParameterSpecs.Count > 0));
             var next = _modules[i].Backward(g, needInput);
-            if (next is null) break;
+            if (next is null) return null;
             g = next;
         }
+        return needInputGrad ? g : null;
     }
 
     /// <summary>Sets every gradient to zero.</summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using GpuNet.Data;
 using GpuNet.Nn;
+using ILGPU;
 using ILGPU.Runtime;
 
 namespace GpuNet.Training;
@@ -70,7 +71,34 @@ public sealed class TrainResult
 }
 
 /// <summary>
-/// Trains a <see cref="Sequential"/> classifier with cross-entropy: epochs over a data loader, each step on the device;
+/// What a <see cref="Trainer"/> minimises on a training batch when that is more than the model's own cross-entropy (for
+/// example knowledge distillation). Evaluation always measures the model's cross-entropy.
+/// The objective may train parameters of its own besides the model's; it steps them at the model's learning rate.
+/// </summary>
+public interface ITrainingObjective
+{
+    /// <summary>Called before a training epoch of <paramref name="steps"/> batches.</summary>
+    void BeginEpoch(int steps);
+
+    /// <summary>Sets the gradients of the objective's own parameters to zero (the trainer clears the model's).</summary>
+    void ZeroGrad();
+
+    /// <summary>
+    /// Called after the model's forward pass on training batch <paramref name="step"/> (in training mode): writes the batch's
+    /// cross-entropy to <paramref name="loss"/>[0] and its correct count to <paramref name="correct"/>[0], and back-propagates
+    /// the whole objective, accumulating its gradient into the model's parameter gradients and the objective's own.
+    /// </summary>
+    void Backward(Tensor images, ArrayView<int> labels, Tensor logits, ArrayView<float> loss, ArrayView<int> correct, int step);
+
+    /// <summary>Updates the objective's own parameters at <paramref name="learningRate"/> (the model's rate for this step).</summary>
+    void Step(double learningRate);
+
+    /// <summary>Called after a training epoch.</summary>
+    void EndEpoch();
+}
+
+/// <summary>
+/// Trains a <see cref="Sequential"/> classifier with cross-entropy (or with an <see cref="ITrainingObjective"/>): epochs over a data loader, each step on the device;
 /// the batch losses of an epoch are written to device slots and read back once per epoch (plus one value every
 /// <see cref="TrainerOptions.ProgressEvery"/> steps for the progress display). After each epoch it measures the training
 /// set (evaluation mode), validation and test splits, keeps the parameters of the epoch with the best validation accuracy,
@@ -81,14 +109,17 @@ public sealed class Trainer : IDisposable
     private readonly Sequential _model;
     private readonly Optimizer _optimizer;
     private readonly CrossEntropyLoss _loss;
+    private readonly ITrainingObjective? _objective;
     private MemoryBuffer1D<float, ILGPU.Stride1D.Dense>? _lossSlots;
     private MemoryBuffer1D<int, ILGPU.Stride1D.Dense>? _correctSlots;
 
-    /// <summary>A trainer of <paramref name="model"/> with <paramref name="optimizer"/>.</summary>
-    public Trainer(Sequential model, Optimizer optimizer)
+    /// <summary>A trainer of <paramref name="model"/> with <paramref name="optimizer"/>, minimising the model's cross-entropy or,
+    /// when given, <paramref name="objective"/> (which the caller owns).</summary>
+    public Trainer(Sequential model, Optimizer optimizer, ITrainingObjective? objective = null)
     {
         _model = model;
         _optimizer = optimizer;
+        _objective = objective;
         _loss = new CrossEntropyLoss(model.Device);
     }
 
@@ -163,25 +194,38 @@ public sealed class Trainer : IDisposable
         if (training) _model.Train();
         else _model.Eval();
         int every = Math.Max(1, options?.ProgressEvery ?? int.MaxValue);
+        if (training) _objective?.BeginEpoch(steps);
         foreach (var batch in data.Epoch(training ? epoch : 0))
         {
             var lossSlot = _lossSlots!.View.SubView(batch.Index, 1);
             var correctSlot = _correctSlots!.View.SubView(batch.Index, 1);
             var logits = _model.Forward(batch.Images);
-            _loss.Forward(logits, batch.Labels, lossSlot, correctSlot);
-            if (training)
+            if (!training)
             {
-                _optimizer.ZeroGrad();
+                _loss.Forward(logits, batch.Labels, lossSlot, correctSlot);
+                continue;
+            }
+            _optimizer.ZeroGrad();
+            if (_objective is null)
+            {
+                _loss.Forward(logits, batch.Labels, lossSlot, correctSlot);
                 _model.Backward(_loss.Backward(logits, batch.Labels));
-                _optimizer.Step();
-                if (progress is not null && (batch.Index + 1) % every == 0)
-                {
-                    device.Synchronize();
-                    float last = lossSlot.GetAsArray1D()[0];
-                    progress.Report(new TrainProgress(epochNumber, options!.Epochs, batch.Index + 1, steps, last, null));
-                }
+            }
+            else
+            {
+                _objective.ZeroGrad();
+                _objective.Backward(batch.Images, batch.Labels, logits, lossSlot, correctSlot, batch.Index);
+            }
+            _optimizer.Step();
+            _objective?.Step(_optimizer.LearningRate);
+            if (progress is not null && (batch.Index + 1) % every == 0)
+            {
+                device.Synchronize();
+                float last = lossSlot.GetAsArray1D()[0];
+                progress.Report(new TrainProgress(epochNumber, options!.Epochs, batch.Index + 1, steps, last, null));
             }
         }
+        if (training) _objective?.EndEpoch();
         device.Synchronize();
         var losses = new float[steps];
         var correct = new int[steps];
