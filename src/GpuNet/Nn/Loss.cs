@@ -190,7 +190,7 @@ public sealed class SoftTargetLoss : IDisposable
     public void Forward(Tensor studentLogits, Tensor teacherLogits, ArrayView<float> loss = default)
     {
         int batch = studentLogits.Dim(0), classes = studentLogits.Dim(1);
-        var rowLoss = Rows(ref _rowLoss, batch, 0);
+        var rowLoss = Buffers.Rows(_device, ref _rowLoss, batch);
         SoftmaxCrossEntropy.ForwardSoft(_device, studentLogits.View, teacherLogits.View, batch, classes, Temperature, rowLoss.View,
             loss.IsValid ? loss : _loss.View);
     }
@@ -199,7 +199,7 @@ public sealed class SoftTargetLoss : IDisposable
     /// (<c>scale·T·(softmax(s/T) - softmax(t/T))/batch</c>); owned by the loss.</summary>
     public Tensor Backward(Tensor studentLogits, Tensor teacherLogits, float scale = 1f)
     {
-        var g = Rows(ref _gradient, studentLogits.Dim(0), studentLogits.Dim(1));
+        var g = Buffers.Matrix(_device, ref _gradient, studentLogits.Dim(0), studentLogits.Dim(1));
         g.Clear();
         AddGradient(studentLogits, teacherLogits, g, scale);
         return g;
@@ -216,17 +216,6 @@ public sealed class SoftTargetLoss : IDisposable
     {
         _device.Synchronize();
         return _loss.GetAsArray1D()[0];
-    }
-
-    // A [rows] (cols 0) or [rows, cols] view of an owned buffer, reallocated only for a larger batch.
-    private Tensor Rows(ref Tensor? owned, int rows, int cols)
-    {
-        if (owned is null || owned.Dim(0) < rows || (cols > 0 && owned.Dim(1) != cols))
-        {
-            owned?.Dispose();
-            owned = cols > 0 ? Tensor.Empty(_device, Math.Max(rows, 1), cols) : Tensor.Empty(_device, Math.Max(rows, 1));
-        }
-        return owned.Dim(0) == rows ? owned : owned.Rows(0, rows);
     }
 
     /// <inheritdoc />

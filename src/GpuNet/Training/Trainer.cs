@@ -72,7 +72,7 @@ public sealed class TrainResult
 
 /// <summary>
 /// What a <see cref="Trainer"/> minimises on a training batch when that is more than the model's own cross-entropy (for
-/// example knowledge distillation). Evaluation always measures the model's cross-entropy.
+/// example knowledge distillation, <see cref="DistillationObjective"/>). Evaluation always measures the model's cross-entropy.
 /// The objective may train parameters of its own besides the model's; it steps them at the model's learning rate.
 /// </summary>
 public interface ITrainingObjective
