@@ -11,7 +11,7 @@ namespace GpuNet.Tests.Experiments;
 [Collection("devices")]
 public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture<TinyFashion>
 {
-    public static readonly TheoryData<string> Names = ["mlp", "overfit", "augment", "regularize", "combo", "optimizers"];
+    public static readonly TheoryData<string> Names = ["mlp", "overfit", "augment", "regularize", "combo", "optimizers", "distill"];
 
     private static JsonNode Json(string dir, string file) => JsonNode.Parse(File.ReadAllText(Path.Combine(dir, file)))!;
 
@@ -161,6 +161,57 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
         Assert.Contains("Best run by validation accuracy", File.ReadAllText(Path.Combine(run.Dir, "report.md")));
         // One row per finished epoch: at most 2 (the quick run's epochs) per combination; a diverged run may stop early.
         Assert.InRange(File.ReadAllLines(Path.Combine(run.Dir, "metrics.csv")).Length - 1, 1, 24 * 2);
+    }
+
+    [Fact]
+    public void Distill_compares_teacher_student_and_distilled_students_over_three_seeds()
+    {
+        var run = tiny.Run("distill");
+        Assert.True(run.Code == 0, run.Err);
+        var summary = Json(run.Dir, "summary.json");
+        var models = summary["models"]!.AsObject();
+        Assert.Equal(["teacher", "student", "feature", "feature+soft"], models.Select(p => p.Key));
+        long teacherParams = models["teacher"]!["parameters"]!.GetValue<long>();
+        Assert.Equal(784L * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10, teacherParams);
+        foreach (string key in new[] { "student", "feature", "feature+soft" })
+        {
+            var m = models[key]!;
+            // The student's count excludes the training-only projection.
+            Assert.Equal(784L * 32 + 32 + 32 * 10 + 10, m["parameters"]!.GetValue<long>());
+            var accuracies = m["test_accuracy"]!.AsArray().Select(a => a!.GetValue<double>()).ToArray();
+            Assert.Equal(3, accuracies.Length);
+            Assert.Equal([42, 43, 44], m["seeds"]!.AsArray().Select(a => a!.GetValue<int>()));
+            Assert.All(accuracies, a => Assert.InRange(a, 0, 1));
+            Assert.Equal(accuracies.Average(), m["test_accuracy_mean"]!.GetValue<double>(), 12);
+            Assert.True(m["test_accuracy_std"]!.GetValue<double>() >= 0);
+            Assert.Equal(accuracies.Min(), m["test_accuracy_min"]!.GetValue<double>());
+            Assert.Equal(accuracies.Max(), m["test_accuracy_max"]!.GetValue<double>());
+            Assert.True(m["microseconds_per_image"]!.GetValue<double>() > 0);
+        }
+        Assert.Single(models["teacher"]!["test_accuracy"]!.AsArray());
+        Assert.True(models["teacher"]!["microseconds_per_image"]!.GetValue<double>() > 0);
+        Assert.Equal(32L * 512 + 512, summary["projection_parameters"]!.GetValue<long>());
+        foreach (string key in new[] { "feature", "feature+soft" })
+        {
+            var gain = summary["gain_over_student_alone"]![key]!;
+            Assert.Equal(models[key]!["test_accuracy_mean"]!.GetValue<double>() - models["student"]!["test_accuracy_mean"]!.GetValue<double>(),
+                gain["mean_difference"]!.GetValue<double>(), 12);
+            Assert.Equal(3, gain["paired_differences"]!.AsArray().Count);
+            Assert.All(models[key]!["final_feature_loss"]!.AsArray(), v => Assert.True(v!.GetValue<double>() > 0));
+        }
+        Assert.All(models["feature+soft"]!["final_soft_loss"]!.AsArray(), v => Assert.True(v!.GetValue<double>() > 0));
+        // The reported model (and checkpoint) is the features-distilled student of the run's seed.
+        Assert.Equal("feature seed=42", summary["reported"]!.GetValue<string>());
+        Assert.Equal(models["feature"]!["test_accuracy"]![0]!.GetValue<double>(), summary["test_accuracy"]!.GetValue<double>());
+        // metrics.csv: the teacher and nine student runs; loss_terms.csv: the six distilled runs.
+        var runs = File.ReadAllLines(Path.Combine(run.Dir, "metrics.csv")).Skip(1).Select(r => r.Split(',')[0]).Distinct().ToList();
+        Assert.Equal(10, runs.Count);
+        var terms = File.ReadAllLines(Path.Combine(run.Dir, "loss_terms.csv"));
+        Assert.Equal("run,epoch,feature_mse,feature_loss,soft_loss", terms[0]);
+        Assert.Equal(6, terms.Skip(1).Select(r => r.Split(',')[0]).Distinct().Count());
+        string report = File.ReadAllText(Path.Combine(run.Dir, "report.md"));
+        Assert.Contains("| teacher |", report);
+        Assert.Contains("µs / image", report);
     }
 
     [Theory]

@@ -182,8 +182,10 @@ public static class TrainingRun
     /// <param name="console">Where progress goes.</param>
     /// <param name="label">The progress display's label (default: the configuration's name).</param>
     /// <param name="afterEpoch">Called after every epoch with its metrics and the model as that epoch left it.</param>
+    /// <param name="objective">Creates, for the freshly built model, what training minimises instead of the model's plain
+    /// cross-entropy (for example <see cref="DistillationObjective"/>); the caller keeps and disposes it.</param>
     public static RunOutcome Fit(CourseData data, TrainingConfig config, RunConsole console, string? label = null,
-        Action<EpochMetrics, Sequential>? afterEpoch = null)
+        Action<EpochMetrics, Sequential>? afterEpoch = null, Func<Sequential, ITrainingObjective>? objective = null)
     {
         var clock = Stopwatch.StartNew();
         var device = data.Device;
@@ -199,7 +201,7 @@ public static class TrainingRun
         {
             using var sgd = config.CreateOptimizer(model.Parameters);
             sgd.Regularization = config.Regularization;
-            using var trainer = new Trainer(model, sgd);
+            using var trainer = new Trainer(model, sgd, objective?.Invoke(model));
             var options = new TrainerOptions
             {
                 Epochs = config.Epochs,
