@@ -82,6 +82,24 @@ public sealed class DistillExperiment : IExperiment
     /// <inheritdoc />
     public string Summary => "Distil a 784-512-512-10 teacher into a 784-32-10 student through its hidden features (and soft targets): accuracy, size and speed.";
 
+    /// <inheritdoc />
+    public string KeyNumbers(JsonObject summary)
+    {
+        string Acc(string key)
+        {
+            double mean = Summaries.Number(summary, $"models.{key}.test_accuracy_mean") ?? double.NaN;
+            double? std = Summaries.Number(summary, $"models.{key}.test_accuracy_std");
+            return std is { } sd ? string.Create(CultureInfo.InvariantCulture, $"{mean * 100:F2} ± {sd * 100:F2}%") : RunFiles.Pct(mean);
+        }
+        return $"test accuracy: teacher {Acc("teacher")}, student alone {Acc("student")}, distilled (features) {Acc("feature")} " +
+            $"({RunFiles.Points(Summaries.Number(summary, "gain_over_student_alone.feature.mean_difference") ?? double.NaN)}), " +
+            $"features + soft {Acc("feature+soft")} " +
+            $"({RunFiles.Points(Summaries.Number(summary, "gain_over_student_alone.feature+soft.mean_difference") ?? double.NaN)}); " +
+            string.Create(CultureInfo.InvariantCulture,
+                $"{Summaries.Number(summary, "teacher_to_student_parameter_ratio") ?? double.NaN:F0}x fewer parameters, " +
+                $"{Summaries.Number(summary, "teacher_to_student_time_ratio") ?? double.NaN:F0}x faster");
+    }
+
     /// <summary>The layer whose output is an MLP's last hidden activation (its ReLU, before any dropout).</summary>
     public static int FeatureLayer(MlpSpec spec) => (spec.Dropout > 0 ? 3 : 2) * (spec.Hidden.Length - 1) + 1;
 
