@@ -440,9 +440,8 @@ public sealed class DistillExperiment : IExperiment
         {
             var row = rows.First(r => r.Key == key);
             var (pm, ps, pmin, pmax) = g.PairedStats;
-            bool allPositive = g.Paired.All(v => v > 0), allNegative = g.Paired.All(v => v < 0);
             double se = ps / Math.Sqrt(g.Paired.Length);
-            string verdict = double.IsFinite(se) && Math.Abs(pm) > 2 * se && (allPositive || allNegative)
+            string verdict = Clear(g.Paired) != 0
                 ? (pm > 0 ? "a gain larger than twice its standard error over the seeds, and the same sign for every seed" : "a loss larger than twice its standard error, on every seed")
                 : "within the noise: the seeds disagree or the difference is less than twice its standard error";
             text.AppendLine(string.Create(CultureInfo.InvariantCulture,
@@ -456,6 +455,14 @@ public sealed class DistillExperiment : IExperiment
             $"{RunFiles.Points(Math.Sqrt(alone.Accuracy.Mean * (1 - alone.Accuracy.Mean) / Math.Max(1, teacher.TestCount))).TrimStart('+')}. " +
             $"Three seeds are few: a difference that is not the same on every seed, or smaller than twice its standard error, is not evidence " +
             $"that distillation helps or hurts here. {Gap(rows, teacher)}"));
+        text.AppendLine();
+        text.AppendLine(
+            $"Training accuracy at the selected epoch: student alone {RunFiles.Pct(alone.Runs.Average(o => o.Best.TrainAccuracy))}, " +
+            string.Join(", ", rows.Where(r => r.Key is not "teacher" and not "student").Select(r => $"{r.Label} {RunFiles.Pct(r.Runs.Average(o => o.Best.TrainAccuracy))}")) +
+            $", teacher {RunFiles.Pct(teacher.Best.TrainAccuracy)}. Distillation is usually explained as a richer training signal (the " +
+            $"teacher's similarities between classes, its intermediate features) that regularises a student which would otherwise " +
+            $"overfit the hard labels; a student of {hs} hidden units may be limited more by its capacity than by its training signal, and what it takes from the " +
+            $"teacher competes for the same {hs} units. " + Outcome(rows));
         text.AppendLine();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
             $"Size and speed: the teacher has {(double)teacher.Model.ParameterCount / alone.Parameters:F0}x the student's parameters and takes " +
@@ -485,15 +492,48 @@ public sealed class DistillExperiment : IExperiment
         return text.ToString();
     }
 
-    // The share of the teacher - student gap that the best distilled variant closes.
+    /// <summary>
+    /// +1 (or -1) when paired differences are a clear gain (loss): the same sign on every seed and a mean more than twice its
+    /// standard error; else 0.
+    /// </summary>
+    public static int Clear(IReadOnlyList<double> paired)
+    {
+        var (mean, std, _, _) = Stats(paired);
+        double se = std / Math.Sqrt(paired.Count);
+        bool same = paired.All(v => v > 0) || paired.All(v => v < 0);
+        return double.IsFinite(se) && same && Math.Abs(mean) > 2 * se ? Math.Sign(mean) : 0;
+    }
+
+    // One sentence on what the distilled variants did, by the paired-difference rule.
+    private static string Outcome(List<Row> rows)
+    {
+        var alone = rows.First(r => r.Key == "student");
+        var verdicts = rows.Where(r => r.Key is not "teacher" and not "student")
+            .Select(r => (r.Label, Clear: Clear(r.Runs.Zip(alone.Runs, (d, a) => d.TestAccuracy - a.TestAccuracy).ToArray()))).ToList();
+        if (verdicts.All(v => v.Clear == 0))
+            return "Here every distilled variant is within the noise of the student alone: this run shows no benefit from distillation at " +
+                "this student size, and no harm at these small weights (larger weights lowered validation accuracy, see above).";
+        return string.Join(" ", verdicts.Select(v => v.Clear switch
+        {
+            > 0 => $"{v.Label}: a clear gain over the student alone.",
+            < 0 => $"{v.Label}: a clear loss against the student alone.",
+            _ => $"{v.Label}: within the noise of the student alone.",
+        }));
+    }
+
+    // What became of the gap between the student alone and the teacher.
     private static string Gap(List<Row> rows, RunOutcome teacher)
     {
-        double alone = rows.First(r => r.Key == "student").Accuracy.Mean;
-        double best = rows.Where(r => r.Key is not "teacher" and not "student").Max(r => r.Accuracy.Mean);
-        double gap = teacher.TestAccuracy - alone;
+        var alone = rows.First(r => r.Key == "student");
+        double gap = teacher.TestAccuracy - alone.Accuracy.Mean;
         if (!(gap > 0)) return "The teacher is not better than the student alone here, so there is no gap to close.";
-        return best > alone
-            ? string.Create(CultureInfo.InvariantCulture, $"The best distilled variant closes {(best - alone) / gap * 100:F0}% of the {gap * 100:F2}-point gap between the student alone and the teacher.")
-            : string.Create(CultureInfo.InvariantCulture, $"No distilled variant closes any of the {gap * 100:F2}-point gap between the student alone and the teacher; each ends below the student alone.");
+        var clear = rows.Where(r => r.Key is not "teacher" and not "student")
+            .Where(r => Clear(r.Runs.Zip(alone.Runs, (d, a) => d.TestAccuracy - a.TestAccuracy).ToArray()) > 0).ToList();
+        if (clear.Count == 0)
+            return string.Create(CultureInfo.InvariantCulture,
+                $"No distilled variant clearly closes any of the {gap * 100:F2}-point gap between the student alone and the teacher.");
+        var best = clear.MaxBy(r => r.Accuracy.Mean)!;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{best.Label} closes {(best.Accuracy.Mean - alone.Accuracy.Mean) / gap * 100:F0}% of the {gap * 100:F2}-point gap between the student alone and the teacher.");
     }
 }
