@@ -46,6 +46,8 @@ public class GpuCompileTests
         { nameof(SoftmaxCrossEntropy), "BackwardKernel" },
         { nameof(SoftmaxCrossEntropy), "ForwardSoftKernel" },
         { nameof(SoftmaxCrossEntropy), "BackwardSoftKernel" },
+        { nameof(MeanSquaredError), "ForwardKernel" },
+        { nameof(MeanSquaredError), "BackwardKernel" },
         { nameof(Gemm), "SimpleKernel" },
         { nameof(Gemm), "TiledKernel" },
     };

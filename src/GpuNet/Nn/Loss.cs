@@ -31,7 +31,7 @@ public sealed class CrossEntropyLoss : IDisposable
     public void Forward(Tensor logits, ArrayView<int> labels, ArrayView<float> loss = default, ArrayView<int> correct = default)
     {
         int batch = logits.Dim(0), classes = logits.Dim(1);
-        var rowLoss = RowBuffer(ref _rowLoss, batch);
+        var rowLoss = Buffers.Rows(_device, ref _rowLoss, batch);
         SoftmaxCrossEntropy.Forward(_device, logits.View, labels, batch, classes, rowLoss.View,
             loss.IsValid ? loss : _loss.View, correct.IsValid ? correct : _correct.View);
     }
@@ -40,7 +40,7 @@ public sealed class CrossEntropyLoss : IDisposable
     public Tensor Backward(Tensor logits, ArrayView<int> labels, float scale = 1f)
     {
         int batch = logits.Dim(0), classes = logits.Dim(1);
-        var g = Buffer(ref _gradient, batch, classes);
+        var g = Buffers.Matrix(_device, ref _gradient, batch, classes);
         g.Clear();
         SoftmaxCrossEntropy.Backward(_device, logits.View, labels, batch, classes, g.View, scale);
         return g;
@@ -60,24 +60,94 @@ public sealed class CrossEntropyLoss : IDisposable
         return _correct.GetAsArray1D()[0];
     }
 
-    private Tensor RowBuffer(ref Tensor? owned, int rows)
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _rowLoss?.Dispose();
+        _gradient?.Dispose();
+        _loss.Dispose();
+        _correct.Dispose();
+    }
+}
+
+/// <summary>Scratch tensors a loss owns and grows: views of the first rows when a smaller batch comes.</summary>
+internal static class Buffers
+{
+    /// <summary>A vector of <paramref name="rows"/> floats, reusing <paramref name="owned"/> when it is large enough.</summary>
+    public static Tensor Rows(Device device, ref Tensor? owned, int rows)
     {
         if (owned is null || owned.Dim(0) < rows)
         {
             owned?.Dispose();
-            owned = Tensor.Empty(_device, Math.Max(rows, 1));
+            owned = Tensor.Empty(device, Math.Max(rows, 1));
         }
         return owned.Dim(0) == rows ? owned : owned.Rows(0, rows);
     }
 
-    private Tensor Buffer(ref Tensor? owned, int rows, int cols)
+    /// <summary>A <c>[rows, cols]</c> matrix, reusing <paramref name="owned"/> when it has the columns and enough rows.</summary>
+    public static Tensor Matrix(Device device, ref Tensor? owned, int rows, int cols)
     {
         if (owned is null || owned.Dim(0) < rows || owned.Dim(1) != cols)
         {
             owned?.Dispose();
-            owned = Tensor.Empty(_device, Math.Max(rows, 1), cols);
+            owned = Tensor.Empty(device, Math.Max(rows, 1), cols);
         }
         return owned.Dim(0) == rows ? owned : owned.Rows(0, rows);
+    }
+}
+
+/// <summary>
+/// Mean squared error between a prediction and a target of the same shape <c>[rows, cols]</c>, as
+/// <c>torch.nn.MSELoss</c> with mean reduction: <c>(1/(rows·cols))·Σ (p - t)²</c>. <see cref="Forward"/> writes the mean
+/// loss to a device slot the caller chooses; <see cref="Backward"/> returns <c>2·(p - t)/(rows·cols)</c>. The target gets
+/// no gradient (in distillation it is the frozen teacher's features).
+/// </summary>
+public sealed class MseLoss : IDisposable
+{
+    private readonly Device _device;
+    private Tensor? _rowLoss, _gradient;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _loss;
+
+    /// <summary>A loss on <paramref name="device"/>.</summary>
+    public MseLoss(Device device)
+    {
+        _device = device;
+        _loss = device.Accelerator.Allocate1D<float>(1);
+    }
+
+    /// <summary>Computes the mean loss into <paramref name="loss"/>[0] (default: an internal slot read by <see cref="ReadLoss"/>).</summary>
+    /// <exception cref="ArgumentException">The prediction and the target differ in shape.</exception>
+    public void Forward(Tensor prediction, Tensor target, ArrayView<float> loss = default)
+    {
+        var (rows, cols) = Shape(prediction, target);
+        var rowLoss = Buffers.Rows(_device, ref _rowLoss, rows);
+        MeanSquaredError.Forward(_device, prediction.View, target.View, rows, cols, rowLoss.View, loss.IsValid ? loss : _loss.View);
+    }
+
+    /// <summary>The gradient of the mean loss with respect to the prediction, times <paramref name="scale"/>; owned by the loss.</summary>
+    /// <exception cref="ArgumentException">The prediction and the target differ in shape.</exception>
+    public Tensor Backward(Tensor prediction, Tensor target, float scale = 1f)
+    {
+        var (rows, cols) = Shape(prediction, target);
+        var g = Buffers.Matrix(_device, ref _gradient, rows, cols);
+        g.Clear();
+        MeanSquaredError.Backward(_device, prediction.View, target.View, rows, cols, g.View, scale);
+        return g;
+    }
+
+    /// <summary>The mean loss of the last <see cref="Forward"/> that used the internal slot (a host round trip).</summary>
+    public float ReadLoss()
+    {
+        _device.Synchronize();
+        return _loss.GetAsArray1D()[0];
+    }
+
+    private static (int Rows, int Cols) Shape(Tensor prediction, Tensor target)
+    {
+        if (prediction.Rank != 2 || target.Rank != 2 || prediction.Dim(0) != target.Dim(0) || prediction.Dim(1) != target.Dim(1))
+            throw new ArgumentException(
+                $"MSE needs a prediction and a target of the same [rows, cols] shape; got {prediction.ShapeString} and {target.ShapeString}.");
+        return (prediction.Dim(0), prediction.Dim(1));
     }
 
     /// <inheritdoc />
@@ -86,7 +156,6 @@ public sealed class CrossEntropyLoss : IDisposable
         _rowLoss?.Dispose();
         _gradient?.Dispose();
         _loss.Dispose();
-        _correct.Dispose();
     }
 }
 
