@@ -66,6 +66,23 @@ public sealed class L1VsL2Experiment : IExperiment
     /// <inheritdoc />
     public string Summary => "L1 vs L2: the four-identical-features quiz (L2 spreads, L1 concentrates) and an MLP's weights at matched accuracy.";
 
+    /// <inheritdoc />
+    public string KeyNumbers(JsonObject summary)
+    {
+        static string Weights(JsonNode? node) => node is JsonArray a
+            ? "[" + string.Join(", ", a.Select(v => v is JsonValue j && j.TryGetValue(out double d) ? d.ToString("F2", CultureInfo.InvariantCulture) : "?")) + "]"
+            : "-";
+        var runs = (summary["mlp"]?["runs"] as JsonArray ?? []).OfType<JsonObject>().ToList();
+        string Run(string? name)
+        {
+            var r = runs.FirstOrDefault(r => Summaries.Text(r, "name") == name);
+            return r is null ? "-" : $"{name} validation {RunFiles.Pct(Summaries.Number(r, "validation_accuracy") ?? double.NaN)}, " +
+                $"{RunFiles.Pct(Summaries.Number(r, "exact_zero_fraction") ?? double.NaN)} weights exactly 0";
+        }
+        return $"quiz L2 {Weights(summary["quiz"]?["l2"])}, L1 {Weights(summary["quiz"]?["l1"])}; MLP at matched accuracy: " +
+            $"{Run(Summaries.Text(summary, "mlp.matched.l1"))}; {Run(Summaries.Text(summary, "mlp.matched.l2"))}";
+    }
+
     /// <summary>Sparsity of a model's weights.</summary>
     /// <param name="ExactZero">Share of all weights that are exactly 0.</param>
     /// <param name="NearZero">Share of all weights with |w| below <see cref="L1VsL2Experiment.NearZero"/>.</param>
