@@ -92,11 +92,13 @@ public sealed class L1VsL2Experiment : IExperiment
     /// <param name="IgnoredPixels">Input pixels whose outgoing weights are all exactly 0 (the model does not look at them).</param>
     /// <param name="FrameExactZero">Share of the first layer's weights from the image's outer <see cref="Frame"/> pixels that are exactly 0.</param>
     /// <param name="CentreExactZero">The same for the pixels inside the frame.</param>
+    /// <param name="FrameNearZero">Share of the frame's first-layer weights below <see cref="L1VsL2Experiment.NearZero"/> in magnitude.</param>
+    /// <param name="CentreNearZero">The same for the pixels inside the frame.</param>
     /// <param name="FirstStd">Standard deviation of the first layer's weights.</param>
     /// <param name="Roughness">How rough the first layer's 28x28 maps are: the mean squared difference of neighbouring weights
     /// over twice the mean squared weight (about 1 for independent noise, lower for smooth maps).</param>
     private sealed record Sparsity(double ExactZero, double NearZero, double FirstExactZero, double FirstNearZero, int DeadUnits, int IgnoredPixels,
-        double FrameExactZero, double CentreExactZero, double FirstStd, double Roughness);
+        double FrameExactZero, double CentreExactZero, double FrameNearZero, double CentreNearZero, double FirstStd, double Roughness);
 
     /// <summary>The frame's width in pixels: Fashion-MNIST's garments rarely reach the outer 3 pixels of the image.</summary>
     public const int Frame = 3;
@@ -210,7 +212,7 @@ public sealed class L1VsL2Experiment : IExperiment
         }
         static double Share(float[] w, Func<float, bool> f) => w.Length == 0 ? 0 : w.Count(f) / (double)w.Length;
         int side = FashionMnist.Side;
-        long frame = 0, frameZero = 0, centre = 0, centreZero = 0;
+        long frame = 0, frameZero = 0, frameNear = 0, centre = 0, centreZero = 0, centreNear = 0;
         double squares = 0, differences = 0, sum = 0;
         long pairs = 0;
         for (int u = 0; u < hidden; u++)
@@ -218,9 +220,19 @@ public sealed class L1VsL2Experiment : IExperiment
                 for (int x = 0; x < side; x++)
                 {
                     float v = first[u * pixels + y * side + x];
-                    bool zero = v == 0f;
-                    if (Math.Min(Math.Min(x, y), Math.Min(side - 1 - x, side - 1 - y)) < Frame) { frame++; if (zero) frameZero++; }
-                    else { centre++; if (zero) centreZero++; }
+                    bool zero = v == 0f, near = Math.Abs(v) < NearZero;
+                    if (Math.Min(Math.Min(x, y), Math.Min(side - 1 - x, side - 1 - y)) < Frame)
+                    {
+                        frame++;
+                        if (zero) frameZero++;
+                        if (near) frameNear++;
+                    }
+                    else
+                    {
+                        centre++;
+                        if (zero) centreZero++;
+                        if (near) centreNear++;
+                    }
                     sum += v;
                     squares += (double)v * v;
                     if (x + 1 < side) { differences += Math.Pow((double)v - first[u * pixels + y * side + x + 1], 2); pairs++; }
@@ -229,6 +241,7 @@ public sealed class L1VsL2Experiment : IExperiment
         double n = hidden * (double)pixels, mean = sum / n;
         return new Sparsity(Share(all, v => v == 0f), Share(all, v => Math.Abs(v) < NearZero), Share(first, v => v == 0f),
             Share(first, v => Math.Abs(v) < NearZero), dead, ignored, frameZero / (double)frame, centreZero / (double)centre,
+            frameNear / (double)frame, centreNear / (double)centre,
             Math.Sqrt(Math.Max(squares / n - mean * mean, 0)), squares == 0 ? 0 : differences / pairs / (2 * squares / n));
     }
 
@@ -321,6 +334,8 @@ public sealed class L1VsL2Experiment : IExperiment
                 ["ignored_pixels"] = e.Sparsity.IgnoredPixels,
                 ["first_layer_frame_exact_zero_fraction"] = e.Sparsity.FrameExactZero,
                 ["first_layer_centre_exact_zero_fraction"] = e.Sparsity.CentreExactZero,
+                ["first_layer_frame_near_zero_fraction"] = e.Sparsity.FrameNearZero,
+                ["first_layer_centre_near_zero_fraction"] = e.Sparsity.CentreNearZero,
                 ["first_layer_std"] = e.Sparsity.FirstStd,
                 ["first_layer_roughness"] = e.Sparsity.Roughness,
                 ["exact_zero_fraction_last_epoch"] = e.LastEpochExactZero,
@@ -481,10 +496,11 @@ public sealed class L1VsL2Experiment : IExperiment
     private static string Maps(Sparsity l1, Sparsity l2, Sparsity none)
     {
         var parts = new List<string>();
-        if (l1.FrameExactZero > 0.5 && l1.FrameExactZero > 2 * l1.CentreExactZero)
-            parts.Add("L1's maps are localised: the background around the garment is flat grey (exactly 0) and the weights that remain sit on the garment's area");
-        else if (l1.FirstExactZero > 0.05)
-            parts.Add("L1's maps have many exact zeros, but spread over the image rather than confined to the background");
+        if (l1.FrameNearZero > 0.5 && l1.FrameNearZero > l1.CentreNearZero + 0.05)
+            parts.Add("L1's maps are sparse and localised: the background around the garment is flat grey (near zero, and exactly 0 in places) " +
+                "and what remains are a few strokes on the garment's area");
+        else if (l1.FirstNearZero > 0.5)
+            parts.Add("L1's maps are sparse, with near-zero weights spread over the whole image rather than concentrated in the background");
         else
             parts.Add("L1's maps are not yet visibly sparse at this strength");
         parts.Add(l2.Roughness < none.Roughness - 0.05
@@ -601,9 +617,10 @@ public sealed class L1VsL2Experiment : IExperiment
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
             $"Weight maps: the incoming weights of hidden units {string.Join(", ", units)} (the {MapUnits} with the largest weight norm under L1; the " +
             $"same units, from the same initial weights, in every row), each scaled to its own largest |w| with 0 mid-grey. Where the weights are: " +
-            $"in the outer {Frame} pixels of the image, which the garments rarely reach, L1 leaves {RunFiles.Pct(a.FrameExactZero)} of the first layer's " +
-            $"weights exactly 0 against {RunFiles.Pct(a.CentreExactZero)} inside (L2: {RunFiles.Pct(b.FrameExactZero)} and {RunFiles.Pct(b.CentreExactZero)}), " +
-            $"and {a.IgnoredPixels} pixels feed no unit at all. How smooth they are: the roughness of the maps (mean squared difference of " +
+            $"in the outer {Frame} pixels of the image, which the garments rarely reach, L1 leaves {RunFiles.Pct(a.FrameNearZero)} of the first layer's " +
+            $"weights near zero against {RunFiles.Pct(a.CentreNearZero)} inside (exactly 0: {RunFiles.Pct(a.FrameExactZero)} and {RunFiles.Pct(a.CentreExactZero)}; " +
+            $"L2 near zero: {RunFiles.Pct(b.FrameNearZero)} and {RunFiles.Pct(b.CentreNearZero)}; no penalty: {RunFiles.Pct(n0.FrameNearZero)} and " +
+            $"{RunFiles.Pct(n0.CentreNearZero)}), and {a.IgnoredPixels} pixels feed no unit at all. How smooth they are: the roughness of the maps (mean squared difference of " +
             $"neighbouring weights over twice the mean square; 1 for independent noise such as the initial weights) is {n0.Roughness:F2} without a " +
             $"penalty, {a.Roughness:F2} with L1 and {b.Roughness:F2} with L2. "));
         text.AppendLine(Maps(a, b, n0));
