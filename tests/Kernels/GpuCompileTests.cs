@@ -29,6 +29,7 @@ public class GpuCompileTests
         { nameof(Optimizers), "AdagradKernel" },
         { nameof(Optimizers), "RmsPropKernel" },
         { nameof(Optimizers), "AdamKernel" },
+        { nameof(Proximal), "SoftThresholdKernel" },
         { nameof(Activation), "ForwardKernel/ReluOp" },
         { nameof(Activation), "ForwardKernel/LeakyReluOp" },
         { nameof(Activation), "ForwardKernel/TanhOp" },

@@ -231,15 +231,25 @@ public sealed class SoftTargetLoss : IDisposable
 /// L1 and L2 penalties on a model's weights (not its biases): the loss gains <c>l1·Σ|w| + (l2/2)·Σw²</c> and the gradient
 /// <c>l1·sign(w) + l2·w</c>. <c>l2</c> is therefore the same number as PyTorch's <c>weight_decay</c>.
 /// </summary>
+/// <remarks>
+/// With <see cref="ProximalL1"/> the L1 penalty is not added to the gradient: the optimizer steps on the loss (and the L2
+/// term) alone and then soft-thresholds the weights by <c>lr·l1</c> (<see cref="Kernels.Proximal.SoftThreshold"/>), which is
+/// one step of proximal gradient descent (ISTA) on the same objective. The subgradient leaves small weights jittering
+/// around zero by about <c>lr·l1</c>; the proximal step puts them at exactly zero. Only <see cref="Sgd"/> supports it.
+/// </remarks>
 /// <param name="L1">Strength of the L1 penalty.</param>
 /// <param name="L2">Strength of the L2 penalty.</param>
-public sealed record Regularization(double L1 = 0, double L2 = 0)
+/// <param name="ProximalL1">Apply the L1 penalty by soft-thresholding after each step instead of through its subgradient.</param>
+public sealed record Regularization(double L1 = 0, double L2 = 0, bool ProximalL1 = false)
 {
     /// <summary>No penalty.</summary>
     public static readonly Regularization None = new();
 
     /// <summary>True when either strength is non-zero.</summary>
     public bool IsActive => L1 != 0 || L2 != 0;
+
+    /// <summary>True when an L1 penalty is applied by the proximal step (soft-thresholding).</summary>
+    public bool UsesProximalStep => ProximalL1 && L1 != 0;
 
     /// <summary>The penalty's value for the current weights (downloads them; meant for once-per-epoch reporting).</summary>
     public double Value(ParameterStore parameters)
@@ -257,5 +267,5 @@ public sealed record Regularization(double L1 = 0, double L2 = 0)
 
     /// <inheritdoc />
     public override string ToString() =>
-        !IsActive ? "none" : string.Join(" ", new[] { L1 != 0 ? $"L1={L1:G3}" : null, L2 != 0 ? $"L2={L2:G3}" : null }.Where(s => s is not null));
+        !IsActive ? "none" : string.Join(" ", new[] { L1 != 0 ? $"L1={L1:G3}{(ProximalL1 ? " (proximal)" : "")}" : null, L2 != 0 ? $"L2={L2:G3}" : null }.Where(s => s is not null));
 }
