@@ -47,6 +47,11 @@ public class GpuCompileTests
         { nameof(SoftmaxCrossEntropy), "BackwardSoftKernel" },
         { nameof(Gemm), "SimpleKernel" },
         { nameof(Gemm), "TiledKernel" },
+        { nameof(Knn), "RowSquaredNormsKernel" },
+        { nameof(Knn), "AddNormsKernel" },
+        { nameof(Knn), "L1Kernel" },
+        { nameof(Knn), "TopKKernel" },
+        { nameof(Knn), "VoteKernel" },
     };
 
     [Theory]
