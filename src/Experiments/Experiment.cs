@@ -31,7 +31,7 @@ public static class ExperimentRegistry
 {
     /// <summary>All experiments.</summary>
     public static IReadOnlyList<IExperiment> All { get; } =
-        [new MlpExperiment(), new OverfitExperiment(), new AugmentExperiment(), new RegularizeExperiment(), new DropoutTable(), new ComboExperiment(), new OptimizersExperiment()];
+        [new MlpExperiment(), new OverfitExperiment(), new AugmentExperiment(), new RegularizeExperiment(), new DropoutTable(), new ComboExperiment(), new OptimizersExperiment(), new KnnExperiment()];
 
     /// <summary>The experiment called <paramref name="name"/>.</summary>
     /// <exception cref="UsageException">No experiment has that name.</exception>
