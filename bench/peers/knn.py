@@ -83,6 +83,7 @@ def main():
     ap.add_argument("--metrics", default="l2,l1")
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # progress lines through a pipe as they come
     dtype = np.float32 if args.dtype == "float32" else np.float64
     x_train, y_train, x_test, y_test = load(args.data, dtype)
     if args.test > 0:

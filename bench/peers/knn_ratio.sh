@@ -23,9 +23,9 @@ trap 'rm -rf "$out"' EXIT
 
 "$root/gpunet" --help >/dev/null # build once, outside the timings
 start=$(date +%s.%N)
-"$root/gpunet" run knn --device cpu --data "$data" --out "$out/run" | sed 's/^/gpunet: /'
+"$root/gpunet" run knn --device cpu --data "$data" --out "$out/run" | sed -u 's/^/gpunet: /'
 end=$(date +%s.%N)
-env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$py" "$root/bench/peers/knn.py" --data "$data" --test "$test" | tee "$out/peer.txt" | grep -v '^json '
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$py" "$root/bench/peers/knn.py" --data "$data" --test "$test" | tee "$out/peer.txt" | grep --line-buffered -v '^json '
 
 "$py" - "$out/run/summary.json" "$out/peer.txt" "$start" "$end" <<'EOF'
 import json, sys
@@ -47,7 +47,7 @@ for metric, t in summary["timings"].items():
     total_p += p
     print(f"{metric:8}{g:10.2f}{t['test_distance_seconds']:8.2f}{t['test_topk_seconds']:9.2f}{p:11.2f}{g / p:16.3f}")
 print(f"{'both':8}{total_g:10.2f}{'':17}{total_p:11.2f}{total_g / total_p:16.3f}   (below 1: GpuNet is faster)")
-print(f"# the whole `gpunet run knn` (data, both metrics, leave-one-out searches, 120 votes, report) took {wall:.1f} s")
+print(f"# the whole `gpunet run knn` (data, both metrics, leave-one-out searches, votes, report) took {wall:.1f} s")
 if scale != 1:
     print("# accuracies not compared: scikit-learn classified a subset of the test images")
     sys.exit(0)

@@ -30,7 +30,7 @@ public sealed class KnnExperiment : IExperiment
     public const int QuickReferenceImages = 5000;
 
     /// <summary>Training images whose leave-one-out error is measured in a full run (stratified, among the references).</summary>
-    public const int TrainErrorImages = 2000;
+    public const int TrainErrorImages = 5000;
 
     /// <summary>Training images whose leave-one-out error is measured in a quick run.</summary>
     public const int QuickTrainErrorImages = 500;
@@ -126,7 +126,7 @@ public sealed class KnnExperiment : IExperiment
                 exclude: trainPositions, timings: trainTimes);
             console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{name}: {trainPositions.Length:N0} x {references.Length:N0} without self: distances {trainTimes.DistanceSeconds:F2} s, top-{kMax} {trainTimes.TopKSeconds:F2} s"));
-            using var withSelf = WithSelf(device, trainLists, trainPositions, owned);
+            using var withSelf = WithSelf(device, trainLists, trainPositions);
 
             var votes = new KnnTimings();
             foreach (var weights in Weightings)
@@ -176,7 +176,7 @@ public sealed class KnnExperiment : IExperiment
     /// The leave-one-out lists with each query put back as its own nearest neighbour (distance 0, first), the last entry
     /// dropped: what the training error is when the training images are classified with themselves among the references.
     /// </summary>
-    private static NeighborListsOnHost WithSelf(Device device, NeighborLists lists, int[] self, DisposableList owned)
+    private static NeighborListsOnHost WithSelf(Device device, NeighborLists lists, int[] self)
     {
         var (d, idx) = lists.ToHost();
         int k = lists.K;
@@ -397,7 +397,7 @@ public sealed class KnnExperiment : IExperiment
         text.AppendLine();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
             $"L2 distances are `|a|² + |b|² − 2·a·b` through the GEMM; L1 distances have their own kernel. Top-k keeps the {kMax} nearest " +
-            $"while the references stream past in chunks of {new KnnSearchOptions().ReferenceChunk:N0}. The {ks.Length * Weightings.Length * 3} votes took " +
+            $"while the references stream past in chunks of {new KnnSearchOptions().ReferenceChunk:N0}. The {Metrics.Length * ks.Length * Weightings.Length * 3} votes (test, leave-one-out and with itself) took " +
             $"{F2(times.Sum(t => t.VoteSeconds))} s in all. `bash bench/peers/knn_ratio.sh` times scikit-learn's brute-force k-NN on the same " +
             $"data and compares its accuracies at k = 1, 5 and 9."));
         text.AppendLine();
@@ -420,10 +420,13 @@ public sealed class KnnExperiment : IExperiment
             $"- **Small k, variance.** At k = {first.K}, with itself among the references, a training image is its own nearest neighbour: " +
             $"training error {P(first.TrainErrorWithSelf)}. Left out, its nearest other neighbour gets {P(first.TrainError)} wrong, and the " +
             $"test error is {P(first.TestError)}: the rule memorises the training set, and a prediction rests on one image, noise included."));
-        if (bestTest.K > first.K && first.TestError - bestTest.TestError > 0)
+        double gain = first.TestError - bestTest.TestError;
+        double noise = Math.Sqrt(first.TestError * (1 - first.TestError) / first.TestCount);
+        string size = gain < 2 * noise ? $", about the size of the test set's noise ({Pp(noise)} standard error)" : "";
+        if (bestTest.K > first.K && gain > 0)
             lines.Add(string.Create(CultureInfo.InvariantCulture,
                 $"- **Averaging helps up to a point.** The test error is lowest at k = {bestTest.K}, {P(bestTest.TestError)} " +
-                $"({Pp(first.TestError - bestTest.TestError)} below k = {first.K}); the leave-one-out error is lowest at k = {bestLoo.K} " +
+                $"({Pp(gain)} below k = {first.K}{size}); the leave-one-out error is lowest at k = {bestLoo.K} " +
                 $"({P(bestLoo.TrainError)}). A vote of several neighbours depends less on any single one: its variance falls."));
         else
             lines.Add(string.Create(CultureInfo.InvariantCulture,
@@ -435,7 +438,7 @@ public sealed class KnnExperiment : IExperiment
                 $"- **Large k, bias.** Beyond that both errors rise: at k = {last.K} the leave-one-out error is {P(last.TrainError)} " +
                 $"(+{Pp(looRise)}) and the test error {P(last.TestError)} (+{Pp(testRise)}). The vote now reaches into other classes' " +
                 $"regions, so the prediction is pulled towards what is common in a wide neighbourhood instead of what is true locally: " +
-                $"a systematic error that more data at the same k would not remove."));
+                $"a systematic error, which a still wider vote only makes larger."));
         else
             lines.Add(string.Create(CultureInfo.InvariantCulture,
                 $"- **Large k.** At k = {last.K} the test error is {P(last.TestError)} and the leave-one-out error {P(last.TrainError)}: " +
