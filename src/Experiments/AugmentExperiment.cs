@@ -21,6 +21,12 @@ public sealed class AugmentExperiment : IExperiment
     public string Summary => "The overfitting setup cured by data augmentation only (shifts and rotations), compared with overfit.";
 
     /// <inheritdoc />
+    public string KeyNumbers(JsonObject summary) =>
+        $"`{Summaries.Text(summary, "augment")}`: test accuracy {RunFiles.Pct(Summaries.Number(summary, "test_accuracy") ?? double.NaN)} " +
+        $"({RunFiles.Points(Summaries.Number(summary, "test_accuracy_gain") ?? double.NaN)} vs overfit), final train-test loss gap " +
+        $"{RunFiles.F4(Summaries.Number(summary, "overfitting.final_gap") ?? double.NaN)} instead of {RunFiles.F4(Summaries.Number(summary, "overfit.overfitting.final_gap") ?? double.NaN)}";
+
+    /// <inheritdoc />
     public int Run(RunOptions options, RunConsole console)
     {
         using var run = CourseRun.Open(Name, options, console);

@@ -65,9 +65,9 @@ public static class Cli
 
         var experiment = new Argument<string>("experiment")
         {
-            Description = "The experiment to run: " + string.Join(", ", ExperimentRegistry.All.Select(e => e.Name)) + ".",
+            Description = "The experiment to run: " + string.Join(", ", ExperimentRegistry.Names) + " (every experiment, then an index report).",
         };
-        experiment.AcceptOnlyFromAmong(ExperimentRegistry.All.Select(e => e.Name).ToArray());
+        experiment.AcceptOnlyFromAmong(ExperimentRegistry.Names.ToArray());
         var device = new Option<string>("--device")
         {
             Description = "auto | cuda[:i] | opencl[:i] | cpu | ilgpu-cpu (default: $GPUNET_DEVICE, else auto).",

@@ -30,6 +30,11 @@ public sealed class ComboExperiment : IExperiment
     /// <inheritdoc />
     public string Summary => "A grid over augmentation x L2 x dropout on the overfitting setup, chosen by validation accuracy.";
 
+    /// <inheritdoc />
+    public string KeyNumbers(JsonObject summary) =>
+        $"chosen {Summaries.Text(summary, "chosen.label")}: test accuracy {RunFiles.Pct(Summaries.Number(summary, "test_accuracy") ?? double.NaN)}, " +
+        $"{RunFiles.Points(Summaries.Number(summary, "gain_over_overfit_peak") ?? double.NaN)} vs overfit's best epoch";
+
     /// <summary>One cell of the grid.</summary>
     private sealed record Cell(string Augment, Regularization Penalty, float Dropout, RunOutcome Run)
     {

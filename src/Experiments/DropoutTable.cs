@@ -35,6 +35,14 @@ public sealed class DropoutTable : IExperiment
     /// <inheritdoc />
     public string Summary => "Standard vs inverted dropout on a given 4x4 layer output and mask, train and test.";
 
+    /// <inheritdoc />
+    public string KeyNumbers(JsonObject summary)
+    {
+        static string Row(JsonNode? m) => m is JsonArray rows && rows.Count > 0 ? rows[0]!.ToJsonString().Replace(",", ", ", StringComparison.Ordinal) : "-";
+        return $"p_keep {Summaries.Number(summary, "p_keep")}: row 1 in training {Row(summary["standard"]?["train"])} (standard) vs " +
+            $"{Row(summary["inverted"]?["train"])} (inverted); at test {Row(summary["standard"]?["test"])} (standard) vs {Row(summary["inverted"]?["test"])} (inverted)";
+    }
+
     /// <summary>The four results of the exercise.</summary>
     public sealed record Result(float PKeep, float[,] StandardTrain, float[,] StandardTest, float[,] InvertedTrain, float[,] InvertedTest);
 

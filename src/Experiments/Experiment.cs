@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using GpuNet.Experiments.Reporting;
 
 namespace GpuNet.Experiments;
 
@@ -24,6 +25,33 @@ public interface IExperiment
     /// <summary>Runs the experiment and writes its run folder, showing text and training progress on <paramref name="console"/>.</summary>
     /// <returns>The exit code.</returns>
     int Run(RunOptions options, RunConsole console);
+
+    /// <summary>
+    /// The experiment's headline numbers, read from the summary.json its <see cref="Run"/> wrote, for the index that
+    /// <c>gpunet run all</c> writes. By default the test accuracy of the reported model.
+    /// </summary>
+    string KeyNumbers(JsonObject summary) =>
+        Summaries.Number(summary, "test_accuracy") is { } a ? $"test accuracy {RunFiles.Pct(a)}" : "-";
+}
+
+/// <summary>Reading numbers back from a summary.json.</summary>
+public static class Summaries
+{
+    /// <summary>The number at <paramref name="path"/> (keys separated by '.'), or null when it is missing or not a number.</summary>
+    public static double? Number(JsonNode? node, string path)
+    {
+        foreach (string key in path.Split('.'))
+            node = node is JsonObject o && o.TryGetPropertyValue(key, out var child) ? child : null;
+        return node is JsonValue v && v.TryGetValue(out double d) ? d : null;
+    }
+
+    /// <summary>The string at <paramref name="path"/>, or null.</summary>
+    public static string? Text(JsonNode? node, string path)
+    {
+        foreach (string key in path.Split('.'))
+            node = node is JsonObject o && o.TryGetPropertyValue(key, out var child) ? child : null;
+        return node is JsonValue v && v.TryGetValue(out string? s) ? s : null;
+    }
 }
 
 /// <summary>Every experiment, in the course's order.</summary>
@@ -31,13 +59,20 @@ public static class ExperimentRegistry
 {
     /// <summary>All experiments.</summary>
     public static IReadOnlyList<IExperiment> All { get; } =
-        [new MlpExperiment(), new OverfitExperiment(), new AugmentExperiment(), new RegularizeExperiment(), new DropoutTable(), new ComboExperiment(), new OptimizersExperiment(), new KnnExperiment()];
+        [new MlpExperiment(), new OverfitExperiment(), new AugmentExperiment(), new RegularizeExperiment(), new DropoutTable(), new ComboExperiment(), new OptimizersExperiment(),
+         new KnnExperiment(), new L1VsL2Experiment()];
+
+    /// <summary><c>gpunet run all</c>: every experiment of <see cref="All"/>, then an index report.</summary>
+    public static IExperiment RunAll { get; } = new AllExperiment();
+
+    /// <summary>The names <c>gpunet run</c> accepts: every experiment, then <c>all</c>.</summary>
+    public static IEnumerable<string> Names => All.Select(e => e.Name).Append(RunAll.Name);
 
     /// <summary>The experiment called <paramref name="name"/>.</summary>
     /// <exception cref="UsageException">No experiment has that name.</exception>
     public static IExperiment Get(string name) =>
-        All.FirstOrDefault(e => e.Name == name)
-        ?? throw new UsageException($"unknown experiment '{name}'; choose one of: {string.Join(", ", All.Select(e => e.Name))}.");
+        (name == RunAll.Name ? RunAll : All.FirstOrDefault(e => e.Name == name))
+        ?? throw new UsageException($"unknown experiment '{name}'; choose one of: {string.Join(", ", Names)}.");
 }
 
 /// <summary>A run's output folder: config.json, summary.json, metrics.csv, plots and report.md.</summary>

@@ -47,6 +47,23 @@ public sealed class KnnExperiment : IExperiment
     /// <inheritdoc />
     public string Summary => "k-NN on raw pixels with L2 and L1 distances, uniform and distance votes, k = 1..201: train and test error vs k.";
 
+    /// <inheritdoc />
+    public string KeyNumbers(JsonObject summary)
+    {
+        var results = (summary["results"] as JsonArray ?? []).OfType<JsonObject>().ToList();
+        string At(string metric, int k)
+        {
+            var r = results.FirstOrDefault(r => Summaries.Text(r, "metric") == metric && Summaries.Text(r, "weights") == "uniform"
+                && Summaries.Number(r, "k") == k);
+            return r is null ? "-" : RunFiles.Pct(1 - (Summaries.Number(r, "test_error") ?? double.NaN));
+        }
+        string Seconds(string metric) =>
+            Summaries.Number(summary, $"timings.{metric}.test_search_seconds") is { } t ? t.ToString("F1", CultureInfo.InvariantCulture) + " s" : "-";
+        return $"chosen by leave-one-out: {Summaries.Text(summary, "selected.metric")} {Summaries.Text(summary, "selected.weights")} " +
+            $"k={Summaries.Number(summary, "selected.k")}, test accuracy {RunFiles.Pct(Summaries.Number(summary, "test_accuracy") ?? double.NaN)}; " +
+            $"uniform k=5: L2 {At("l2", 5)}, L1 {At("l1", 5)}; test search L2 {Seconds("l2")}, L1 {Seconds("l1")}";
+    }
+
     /// <summary>The name of a metric in files: <c>l2</c> or <c>l1</c>.</summary>
     public static string MetricName(KnnMetric metric) => metric == KnnMetric.L2 ? "l2" : "l1";
 

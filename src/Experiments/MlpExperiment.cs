@@ -40,6 +40,11 @@ public sealed class MlpExperiment : IExperiment
     public string Summary => "A 784-256-128-10 MLP with cross-entropy and plain SGD: test accuracy and predictions on 16 test images.";
 
     /// <inheritdoc />
+    public string KeyNumbers(JsonObject summary) =>
+        $"test accuracy {RunFiles.Pct(Summaries.Number(summary, "test_accuracy") ?? double.NaN)} " +
+        $"(best-validation epoch {Summaries.Number(summary, "best_epoch")} of {Summaries.Number(summary, "epochs_trained")})";
+
+    /// <inheritdoc />
     public int Run(RunOptions options, RunConsole console)
     {
         using var run = CourseRun.Open(Name, options, console);

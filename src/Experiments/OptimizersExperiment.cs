@@ -73,6 +73,14 @@ public sealed class OptimizersExperiment : IExperiment
     /// <inheritdoc />
     public string Summary => "SGD, momentum, Nesterov, Adagrad, RMSprop and Adam at learning rates 0.001 to 1: loss curves and a verdict per rate.";
 
+    /// <inheritdoc />
+    public string KeyNumbers(JsonObject summary)
+    {
+        var best = summary["best_learning_rate"] as JsonObject ?? [];
+        string rates = string.Join(", ", best.Select(p => $"{p.Key} {(p.Value is null ? "none" : p.Value.ToJsonString())}"));
+        return $"best run {Summaries.Text(summary, "chosen")}: test accuracy {RunFiles.Pct(Summaries.Number(summary, "test_accuracy") ?? double.NaN)}; good rate per optimizer: {rates}";
+    }
+
     /// <summary>What the rules say about a run.</summary>
     public static class Verdicts
     {

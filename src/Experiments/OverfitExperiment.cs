@@ -20,6 +20,13 @@ public sealed class OverfitExperiment : IExperiment
     public string Summary => "A wide MLP on 2,000 images, no regularisation, long training: train vs test loss and where they part.";
 
     /// <inheritdoc />
+    public string KeyNumbers(JsonObject summary) => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"test loss lowest at epoch {Summaries.Number(summary, "overfitting.min_test_loss_epoch")} ({RunFiles.F4(Summaries.Number(summary, "overfitting.min_test_loss") ?? double.NaN)}), " +
+        $"{RunFiles.F4(Summaries.Number(summary, "overfitting.final_test_loss") ?? double.NaN)} at the end with train loss " +
+        $"{RunFiles.F4(Summaries.Number(summary, "overfitting.final_train_loss") ?? double.NaN)}; selected model {RunFiles.Pct(Summaries.Number(summary, "test_accuracy") ?? double.NaN)}, " +
+        $"best epoch {RunFiles.Pct(Summaries.Number(summary, "peak_test_accuracy") ?? double.NaN)}");
+
+    /// <inheritdoc />
     public int Run(RunOptions options, RunConsole console)
     {
         using var run = CourseRun.Open(Name, options, console);

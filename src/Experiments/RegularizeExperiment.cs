@@ -32,6 +32,19 @@ public sealed class RegularizeExperiment : IExperiment
     /// <inheritdoc />
     public string Summary => "The overfitting setup with L2 and with L1 penalties at three strengths each: accuracy and near-zero weights.";
 
+    /// <inheritdoc />
+    public string KeyNumbers(JsonObject summary)
+    {
+        var runs = (summary["runs"] as JsonArray ?? []).OfType<JsonObject>().ToList();
+        string Share(string penalty)
+        {
+            var strongest = runs.Where(r => Summaries.Text(r, "penalty") == penalty).MaxBy(r => Summaries.Number(r, "strength") ?? 0);
+            return strongest is null ? "" : $"{Summaries.Text(strongest, "name")} {RunFiles.Pct(Summaries.Number(strongest, "near_zero_fraction") ?? double.NaN)}";
+        }
+        return $"chosen {Summaries.Text(summary, "chosen")}: test accuracy {RunFiles.Pct(Summaries.Number(summary, "test_accuracy") ?? double.NaN)}; " +
+            $"near-zero weights: {string.Join(", ", new[] { Share("none"), Share("L2"), Share("L1") }.Where(t => t.Length > 0))}";
+    }
+
     /// <summary>One run and what it did to the weights.</summary>
     private sealed record Entry(string Kind, double Strength, RunOutcome Run, List<double> NearZeroByEpoch, double NearZeroSelected, float[] FinalWeights);
 

@@ -21,6 +21,13 @@ public abstract class RunConsole
     /// <summary>Says how many training runs the experiment will make, for the overall progress.</summary>
     public virtual void PlanRuns(int runs) => _runs = Math.Max(1, runs);
 
+    /// <summary>Starts a new experiment on the same console (for <c>gpunet run all</c>): run counts start again.</summary>
+    public virtual void BeginExperiment()
+    {
+        _runs = 1;
+        _started = 0;
+    }
+
     /// <summary>Starts the display of one training run of <paramref name="epochs"/> epochs called <paramref name="label"/>;
     /// hand the result to <see cref="Trainer.Fit"/> and dispose it when the run is over.</summary>
     public TrainingProgress StartTraining(string label, int epochs)
@@ -110,6 +117,13 @@ public sealed class SpectreRunConsole(ProgressContext context) : RunConsole
     {
         base.PlanRuns(runs);
         if (runs > 1) _overall ??= context.AddTask($"all {runs} runs", autoStart: true, maxValue: runs);
+    }
+
+    /// <inheritdoc />
+    public override void BeginExperiment()
+    {
+        base.BeginExperiment();
+        _overall = null;
     }
 
     /// <inheritdoc />

@@ -11,7 +11,7 @@ namespace GpuNet.Tests.Experiments;
 [Collection("devices")]
 public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture<TinyFashion>
 {
-    public static readonly TheoryData<string> Names = ["mlp", "overfit", "augment", "regularize", "combo", "optimizers"];
+    public static readonly TheoryData<string> Names = ["mlp", "overfit", "augment", "regularize", "combo", "optimizers", "l1-vs-l2"];
 
     private static JsonNode Json(string dir, string file) => JsonNode.Parse(File.ReadAllText(Path.Combine(dir, file)))!;
 
@@ -104,6 +104,37 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
         Assert.Equal(Json(overfit.Dir, "summary.json")["peak_test_accuracy"]!.GetValue<double>(), summary["overfit"]!["peak_test_accuracy"]!.GetValue<double>());
         Assert.Equal(summary["test_accuracy"]!.GetValue<double>() - summary["overfit"]!["peak_test_accuracy"]!.GetValue<double>(),
             summary["gain_over_overfit_peak"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public void L1_vs_l2_writes_the_quiz_vectors_and_the_mlp_sparsity()
+    {
+        var run = tiny.Run("l1-vs-l2");
+        Assert.True(run.Code == 0, run.Err);
+        var summary = Json(run.Dir, "summary.json");
+        var quiz = summary["quiz"]!;
+        float[] Vector(JsonNode node, string key) => node[key]!.AsArray().Select(v => (float)v!.GetValue<double>()).ToArray();
+        var (none, l2, l1) = (Vector(quiz, "none"), Vector(quiz, "l2"), Vector(quiz, "l1"));
+        Assert.All(new[] { none, l2, l1 }, w => Assert.Equal(4, w.Length));
+        Assert.All(new[] { none, l2, l1 }, w => Close.Scalar(w.Sum(), 1, 0.06, 0, "Σw"));
+        Assert.True(l2.Max() - l2.Min() < 0.02, "L2 spreads the weight evenly");
+        Assert.Equal(3, l1.Count(w => w == 0f));
+        Assert.InRange(l1.Max(), 0.9, 1.0);
+        Assert.Equal(["identical", "noisy", "gains"], quiz["variants"]!.AsObject().Select(p => p.Key));
+        Assert.True(File.ReadAllLines(Path.Combine(run.Dir, "quiz.csv")).Length > 9);
+
+        var mlp = summary["mlp"]!;
+        var runs = mlp["runs"]!.AsArray();
+        Assert.Equal(11, runs.Count);
+        Assert.All(runs, r => Assert.InRange(r!["exact_zero_fraction"]!.GetValue<double>(), 0, 1));
+        Assert.Equal(0, runs[0]!["exact_zero_fraction"]!.GetValue<double>());
+        // The strongest proximal L1 run has exact zeros; no L2 run has any.
+        var strongestL1 = runs.Where(r => r!["penalty"]!.GetValue<string>() == "L1").MaxBy(r => r!["strength"]!.GetValue<double>())!;
+        Assert.True(strongestL1["exact_zero_fraction"]!.GetValue<double>() > 0);
+        Assert.All(runs.Where(r => r!["penalty"]!.GetValue<string>() == "L2"), r => Assert.Equal(0, r!["exact_zero_fraction"]!.GetValue<double>()));
+        Assert.StartsWith("L1=", mlp["matched"]!["l1"]!.GetValue<string>());
+        Assert.StartsWith("L2=", mlp["matched"]!["l2"]!.GetValue<string>());
+        Assert.Equal("proximal", summary["config"]!["l1_method"]!.GetValue<string>());
     }
 
     [Fact]

@@ -20,7 +20,7 @@ public class GemmTests(DeviceFixture devices)
     public static TheoryData<string, Transpose, Transpose> Backends()
     {
         var data = new TheoryData<string, Transpose, Transpose>();
-        foreach (string backend in new[] { "tiled", "simple", "host" })
+        foreach (string backend in new[] { "tiled", "simple", "host", "host-packed", "host-direct" })
             foreach (var ta in Both)
                 foreach (var tb in Both)
                     data.Add(backend, ta, tb);
@@ -83,10 +83,23 @@ public class GemmTests(DeviceFixture devices)
         "simple" => (devices.Ilgpu, Gemm.RunSimple),
         "host" => (devices.Host, (d, ta, tb, m, n, k, al, a, b, be, c) =>
             Gemm.RunHost(ta, tb, m, n, k, al, a, b, be, c, maxThreads: -1)),
+        "host-packed" => (devices.Host, (d, ta, tb, m, n, k, al, a, b, be, c) => Forced(HostGemmPath.Packed, () =>
+            Gemm.RunHost(ta, tb, m, n, k, al, a, b, be, c, maxThreads: -1))),
+        "host-direct" => (devices.Host, (d, ta, tb, m, n, k, al, a, b, be, c) => Forced(HostGemmPath.Direct, () =>
+            Gemm.RunHost(ta, tb, m, n, k, al, a, b, be, c, maxThreads: -1))),
         "run-ilgpu" => (devices.Ilgpu, Gemm.Run),
         "run-host" => (devices.Host, Gemm.Run),
         _ => throw new ArgumentOutOfRangeException(nameof(backend)),
     };
+
+    /// <summary>Runs <paramref name="body"/> with the host GEMM forced onto <paramref name="path"/> (on this thread only).</summary>
+    private static void Forced(HostGemmPath path, Action body)
+    {
+        var saved = Gemm.ForceHostPath;
+        Gemm.ForceHostPath = path;
+        try { body(); }
+        finally { Gemm.ForceHostPath = saved; }
+    }
 
     private sealed record Problem(int M, int N, int K, float[] A, float[] B, float[] C);
 
@@ -243,6 +256,44 @@ public class GemmTests(DeviceFixture devices)
                 var all = Compute(device, Threads(-1), ta, tb, p, Alpha, 0.5f);
                 Assert.True(one.AsSpan().SequenceEqual(three), $"1 vs 3 threads differ, transA={ta} transB={tb}");
                 Assert.True(one.AsSpan().SequenceEqual(all), $"1 vs all threads differ, transA={ta} transB={tb}");
+            }
+    }
+
+    public static TheoryData<int> HostWidths() => new(HostSimdTestData.Widths);
+
+    [Theory]
+    [MemberData(nameof(HostWidths))]
+    public void Direct_path_matches_reference_at_every_simd_width(int width)
+    {
+        // Every column count to 40 covers full, partial and padded vectors at 4, 8 and 16 lanes; m = 7 leaves 3 single rows.
+        foreach (var ta in Both)
+            foreach (var tb in Both)
+                for (int n = 1; n <= 40; n += 3)
+                {
+                    var p = MakeProblem(7, n, 19, seed: n);
+                    CheckAgainstReference(devices.Host, (d, ta_, tb_, m_, n_, k_, al, a, b, be, c) =>
+                        Gemm.RunDirectAt(width, ta_, tb_, m_, n_, k_, al, a, b, be, c, maxThreads: 1), ta, tb, p, Alpha, 0.5f, $"direct width {width}");
+                    CheckAgainstReference(devices.Host, (d, ta_, tb_, m_, n_, k_, al, a, b, be, c) =>
+                        Gemm.RunDirectAt(width, ta_, tb_, m_, n_, k_, al, a, b, be, c, maxThreads: 1), ta, tb, p, Alpha, 0f, $"direct width {width}");
+                }
+    }
+
+    [Fact]
+    public void Direct_path_result_does_not_depend_on_thread_count()
+    {
+        // A 10-column output with enough rows to be split between threads (the output layer over a large batch).
+        var p = MakeProblem(1001, 10, 300, seed: 12);
+        foreach (var ta in Both)
+            foreach (var tb in Both)
+            {
+                GemmCall Threads(int t) => (d, ta_, tb_, m, n, k, al, a, b, be, c) =>
+                    Gemm.RunHost(ta_, tb_, m, n, k, al, a, b, be, c, maxThreads: t);
+                Assert.True(Gemm.UsesDirectPath(p.M, p.N, p.K));
+                var one = Compute(devices.Host, Threads(1), ta, tb, p, Alpha, 0.5f);
+                var three = Compute(devices.Host, Threads(3), ta, tb, p, Alpha, 0.5f);
+                Assert.True(one.AsSpan().SequenceEqual(three), $"1 vs 3 threads differ, transA={ta} transB={tb}");
+                var (expected, atol) = Reference(ta, tb, p.M, p.N, p.K, Alpha, p.A, p.B, 0.5f, p.C);
+                Close.All(one, expected, atol, Rtol, $"direct 1001x10x300 transA={ta} transB={tb}");
             }
     }
 

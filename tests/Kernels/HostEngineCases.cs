@@ -280,6 +280,19 @@ public static class HostCases
                     2e-6, 2e-5, true));
             }
         }
+        // ---- proximal L1 step: |w| <= t becomes exactly 0, the rest shrinks by t towards 0 ----
+        const float threshold = 0.3f;
+        cases.Add(new HostCase("soft threshold",
+            (n, s) =>
+            {
+                var w = WithZeros(Data.Uniform(n, s, -1f, 1f));
+                for (int i = 3; i < n; i += 11) w[i] = i % 2 == 0 ? threshold : -threshold; // exactly at the threshold
+                return [w];
+            },
+            (d, v) => Proximal.SoftThreshold(d, v[0], threshold),
+            a => [Map(a[0], w => Sign(w) * Math.Max(Math.Abs(w) - threshold, 0))],
+            1e-7, 1e-6, true));
+
         return cases;
     }
 }

@@ -78,8 +78,15 @@ public sealed record TrainingConfig(string Name, MlpSpec Model, double LearningR
         _ => throw new ArgumentException($"unknown optimizer '{Algorithm}'.", nameof(Algorithm)),
     };
 
-    /// <summary>The configuration as JSON, for config.json and summary.json.</summary>
-    public JsonObject ToJson() => new()
+    /// <summary>The configuration as JSON, for config.json and summary.json (<c>l1_method</c> only when the L1 penalty is proximal).</summary>
+    public JsonObject ToJson()
+    {
+        var json = Json();
+        if (Regularization.UsesProximalStep) json["l1_method"] = "proximal";
+        return json;
+    }
+
+    private JsonObject Json() => new()
     {
         ["name"] = Name,
         ["model"] = Model.ToString(),

@@ -31,7 +31,7 @@ public sealed class CrossEntropyLoss : IDisposable
     public void Forward(Tensor logits, ArrayView<int> labels, ArrayView<float> loss = default, ArrayView<int> correct = default)
     {
         int batch = logits.Dim(0), classes = logits.Dim(1);
-        var rowLoss = RowBuffer(ref _rowLoss, batch);
+        var rowLoss = Buffers.Rows(_device, ref _rowLoss, batch);
         SoftmaxCrossEntropy.Forward(_device, logits.View, labels, batch, classes, rowLoss.View,
             loss.IsValid ? loss : _loss.View, correct.IsValid ? correct : _correct.View);
     }
@@ -40,7 +40,7 @@ public sealed class CrossEntropyLoss : IDisposable
     public Tensor Backward(Tensor logits, ArrayView<int> labels, float scale = 1f)
     {
         int batch = logits.Dim(0), classes = logits.Dim(1);
-        var g = Buffer(ref _gradient, batch, classes);
+        var g = Buffers.Matrix(_device, ref _gradient, batch, classes);
         g.Clear();
         SoftmaxCrossEntropy.Backward(_device, logits.View, labels, batch, classes, g.View, scale);
         return g;
@@ -60,26 +60,6 @@ public sealed class CrossEntropyLoss : IDisposable
         return _correct.GetAsArray1D()[0];
     }
 
-    private Tensor RowBuffer(ref Tensor? owned, int rows)
-    {
-        if (owned is null || owned.Dim(0) < rows)
-        {
-            owned?.Dispose();
-            owned = Tensor.Empty(_device, Math.Max(rows, 1));
-        }
-        return owned.Dim(0) == rows ? owned : owned.Rows(0, rows);
-    }
-
-    private Tensor Buffer(ref Tensor? owned, int rows, int cols)
-    {
-        if (owned is null || owned.Dim(0) < rows || owned.Dim(1) != cols)
-        {
-            owned?.Dispose();
-            owned = Tensor.Empty(_device, Math.Max(rows, 1), cols);
-        }
-        return owned.Dim(0) == rows ? owned : owned.Rows(0, rows);
-    }
-
     /// <inheritdoc />
     public void Dispose()
     {
@@ -90,19 +70,118 @@ public sealed class CrossEntropyLoss : IDisposable
     }
 }
 
+/// <summary>Scratch tensors a loss owns and grows: views of the first rows when a smaller batch comes.</summary>
+internal static class Buffers
+{
+    /// <summary>A vector of <paramref name="rows"/> floats, reusing <paramref name="owned"/> when it is large enough.</summary>
+    public static Tensor Rows(Device device, ref Tensor? owned, int rows)
+    {
+        if (owned is null || owned.Dim(0) < rows)
+        {
+            owned?.Dispose();
+            owned = Tensor.Empty(device, Math.Max(rows, 1));
+        }
+        return owned.Dim(0) == rows ? owned : owned.Rows(0, rows);
+    }
+
+    /// <summary>A <c>[rows, cols]</c> matrix, reusing <paramref name="owned"/> when it has the columns and enough rows.</summary>
+    public static Tensor Matrix(Device device, ref Tensor? owned, int rows, int cols)
+    {
+        if (owned is null || owned.Dim(0) < rows || owned.Dim(1) != cols)
+        {
+            owned?.Dispose();
+            owned = Tensor.Empty(device, Math.Max(rows, 1), cols);
+        }
+        return owned.Dim(0) == rows ? owned : owned.Rows(0, rows);
+    }
+}
+
+/// <summary>
+/// Mean squared error between a prediction and a target of the same shape <c>[rows, cols]</c>, as
+/// <c>torch.nn.MSELoss</c> with mean reduction: <c>(1/(rows·cols))·Σ (p - t)²</c>. <see cref="Forward"/> writes the mean
+/// loss to a device slot the caller chooses; <see cref="Backward"/> returns <c>2·(p - t)/(rows·cols)</c>. The target gets
+/// no gradient (in distillation it is the frozen teacher's features).
+/// </summary>
+public sealed class MseLoss : IDisposable
+{
+    private readonly Device _device;
+    private Tensor? _rowLoss, _gradient;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _loss;
+
+    /// <summary>A loss on <paramref name="device"/>.</summary>
+    public MseLoss(Device device)
+    {
+        _device = device;
+        _loss = device.Accelerator.Allocate1D<float>(1);
+    }
+
+    /// <summary>Computes the mean loss into <paramref name="loss"/>[0] (default: an internal slot read by <see cref="ReadLoss"/>).</summary>
+    /// <exception cref="ArgumentException">The prediction and the target differ in shape.</exception>
+    public void Forward(Tensor prediction, Tensor target, ArrayView<float> loss = default)
+    {
+        var (rows, cols) = Shape(prediction, target);
+        var rowLoss = Buffers.Rows(_device, ref _rowLoss, rows);
+        MeanSquaredError.Forward(_device, prediction.View, target.View, rows, cols, rowLoss.View, loss.IsValid ? loss : _loss.View);
+    }
+
+    /// <summary>The gradient of the mean loss with respect to the prediction, times <paramref name="scale"/>; owned by the loss.</summary>
+    /// <exception cref="ArgumentException">The prediction and the target differ in shape.</exception>
+    public Tensor Backward(Tensor prediction, Tensor target, float scale = 1f)
+    {
+        var (rows, cols) = Shape(prediction, target);
+        var g = Buffers.Matrix(_device, ref _gradient, rows, cols);
+        g.Clear();
+        MeanSquaredError.Backward(_device, prediction.View, target.View, rows, cols, g.View, scale);
+        return g;
+    }
+
+    /// <summary>The mean loss of the last <see cref="Forward"/> that used the internal slot (a host round trip).</summary>
+    public float ReadLoss()
+    {
+        _device.Synchronize();
+        return _loss.GetAsArray1D()[0];
+    }
+
+    private static (int Rows, int Cols) Shape(Tensor prediction, Tensor target)
+    {
+        if (prediction.Rank != 2 || target.Rank != 2 || prediction.Dim(0) != target.Dim(0) || prediction.Dim(1) != target.Dim(1))
+            throw new ArgumentException(
+                $"MSE needs a prediction and a target of the same [rows, cols] shape; got {prediction.ShapeString} and {target.ShapeString}.");
+        return (prediction.Dim(0), prediction.Dim(1));
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _rowLoss?.Dispose();
+        _gradient?.Dispose();
+        _loss.Dispose();
+    }
+}
+
 /// <summary>
 /// L1 and L2 penalties on a model's weights (not its biases): the loss gains <c>l1·Σ|w| + (l2/2)·Σw²</c> and the gradient
 /// <c>l1·sign(w) + l2·w</c>. <c>l2</c> is therefore the same number as PyTorch's <c>weight_decay</c>.
 /// </summary>
+/// <remarks>
+/// With <see cref="ProximalL1"/> the L1 penalty is not added to the gradient: the optimizer steps on the loss (and the L2
+/// term) alone and then soft-thresholds the weights by <c>lr·l1</c> (<see cref="Kernels.Proximal.SoftThreshold"/>), which is
+/// one step of proximal gradient descent (ISTA) on the same objective. The subgradient leaves small weights jittering
+/// around zero by about <c>lr·l1</c>; the proximal step puts them at exactly zero. Only <see cref="Sgd"/> supports it.
+/// </remarks>
 /// <param name="L1">Strength of the L1 penalty.</param>
 /// <param name="L2">Strength of the L2 penalty.</param>
-public sealed record Regularization(double L1 = 0, double L2 = 0)
+/// <param name="ProximalL1">Apply the L1 penalty by soft-thresholding after each step instead of through its subgradient.</param>
+public sealed record Regularization(double L1 = 0, double L2 = 0, bool ProximalL1 = false)
 {
     /// <summary>No penalty.</summary>
     public static readonly Regularization None = new();
 
     /// <summary>True when either strength is non-zero.</summary>
     public bool IsActive => L1 != 0 || L2 != 0;
+
+    /// <summary>True when an L1 penalty is applied by the proximal step (soft-thresholding).</summary>
+    public bool UsesProximalStep => ProximalL1 && L1 != 0;
 
     /// <summary>The penalty's value for the current weights (downloads them; meant for once-per-epoch reporting).</summary>
     public double Value(ParameterStore parameters)
@@ -120,5 +199,5 @@ public sealed record Regularization(double L1 = 0, double L2 = 0)
 
     /// <inheritdoc />
     public override string ToString() =>
-        !IsActive ? "none" : string.Join(" ", new[] { L1 != 0 ? $"L1={L1:G3}" : null, L2 != 0 ? $"L2={L2:G3}" : null }.Where(s => s is not null));
+        !IsActive ? "none" : string.Join(" ", new[] { L1 != 0 ? $"L1={L1:G3}{(ProximalL1 ? " (proximal)" : "")}" : null, L2 != 0 ? $"L2={L2:G3}" : null }.Where(s => s is not null));
 }

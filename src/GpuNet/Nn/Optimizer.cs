@@ -6,7 +6,8 @@ namespace GpuNet.Nn;
 /// <summary>
 /// An optimizer over a model's flat parameter buffer, with PyTorch's semantics (see <see cref="Optimizers"/> for the update
 /// rules). One step is one kernel launch over every parameter; with a <see cref="Regularization"/> it is two, one over
-/// the weights (with the penalty's gradient) and one over the biases.
+/// the weights (with the penalty's gradient) and one over the biases, and a third, the soft-thresholding of the weights,
+/// when the L1 penalty is proximal (<see cref="Nn.Regularization.ProximalL1"/>).
 /// </summary>
 public abstract class Optimizer : IDisposable
 {
@@ -30,7 +31,26 @@ public abstract class Optimizer : IDisposable
     public double BaseLearningRate { get; }
 
     /// <summary>Penalties on the weights, applied in every step.</summary>
-    public Regularization Regularization { get; set; } = Regularization.None;
+    /// <exception cref="NotSupportedException">A proximal L1 penalty on an optimizer other than <see cref="Sgd"/>.</exception>
+    public Regularization Regularization
+    {
+        get => _regularization;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            if (value.UsesProximalStep && !SupportsProximalL1)
+                throw new NotSupportedException(
+                    $"{Name}: a proximal L1 penalty (soft-thresholding by lr·l1 after the step) is the proximal gradient step of SGD; " +
+                    "an adaptive optimizer scales each weight's step differently, so a threshold of lr·l1 is not its proximal step. " +
+                    "Use the subgradient L1 penalty (ProximalL1 = false) with this optimizer.");
+            _regularization = value;
+        }
+    }
+
+    private Regularization _regularization = Regularization.None;
+
+    /// <summary>Whether the optimizer can apply an L1 penalty by soft-thresholding (<see cref="Nn.Regularization.ProximalL1"/>).</summary>
+    protected virtual bool SupportsProximalL1 => false;
 
     /// <summary>Steps taken so far.</summary>
     public int StepCount { get; private set; }
@@ -51,7 +71,13 @@ public abstract class Optimizer : IDisposable
             Apply(p.Values.View, p.Grads.View, 0, p.Count, 0, 0);
             return;
         }
-        if (p.WeightCount > 0) Apply(p.WeightValues, p.WeightGrads, 0, p.WeightCount, Regularization.L2, Regularization.L1);
+        bool proximal = Regularization.UsesProximalStep;
+        if (p.WeightCount > 0)
+        {
+            Apply(p.WeightValues, p.WeightGrads, 0, p.WeightCount, Regularization.L2, proximal ? 0 : Regularization.L1);
+            // ISTA: the gradient step on the smooth part, then the exact proximal step of lr·l1·Σ|w|.
+            if (proximal) Proximal.SoftThreshold(p.Device, p.WeightValues, (float)(LearningRate * Regularization.L1));
+        }
         if (p.Count > p.WeightCount) Apply(p.BiasValues, p.BiasGrads, p.WeightCount, p.Count - p.WeightCount, 0, 0);
     }
 
@@ -77,7 +103,11 @@ public abstract class Optimizer : IDisposable
     }
 }
 
-/// <summary><c>torch.optim.SGD</c>: plain, with momentum, dampening, Nesterov and weight decay.</summary>
+/// <summary>
+/// <c>torch.optim.SGD</c>: plain, with momentum, dampening, Nesterov and weight decay. It supports a proximal L1 penalty: without
+/// momentum that is exact proximal gradient descent (ISTA); with momentum the buffer holds the loss's gradient only and the
+/// threshold stays <c>lr·l1</c> per step (the usual proximal-SGD-with-momentum scheme, not an exact proximal method).
+/// </summary>
 public sealed class Sgd : Optimizer
 {
     private readonly SgdOptions _options;
@@ -90,6 +120,9 @@ public sealed class Sgd : Optimizer
         _options = new SgdOptions { LearningRate = lr, Momentum = momentum, Dampening = dampening, Nesterov = nesterov, WeightDecay = weightDecay };
         if (momentum != 0) _momentum = State();
     }
+
+    /// <inheritdoc />
+    protected override bool SupportsProximalL1 => true;
 
     /// <inheritdoc />
     public override string Name => _options.Momentum == 0 ? "SGD" : _options.Nesterov ? $"SGD(momentum={_options.Momentum}, nesterov)" : $"SGD(momentum={_options.Momentum})";

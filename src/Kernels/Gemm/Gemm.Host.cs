@@ -117,8 +117,13 @@ public static partial class Gemm
             ScaleHost(pc, (long)m * n, beta);
             return;
         }
-        var job = new HostGemmJob(transA == Transpose.Yes, transB == Transpose.Yes, m, n, k, alpha, HostView.Ptr(a), HostView.Ptr(b), beta, pc);
         int threads = maxThreads < 1 ? Environment.ProcessorCount : maxThreads;
+        if (UsesDirectPath(m, n, k))
+        {
+            RunDirect(transA == Transpose.Yes, transB == Transpose.Yes, m, n, k, alpha, HostView.Ptr(a), HostView.Ptr(b), beta, pc, threads);
+            return;
+        }
+        var job = new HostGemmJob(transA == Transpose.Yes, transB == Transpose.Yes, m, n, k, alpha, HostView.Ptr(a), HostView.Ptr(b), beta, pc);
         if ((long)m * n * k < HostParallelThreshold) threads = 1;
         if (Avx512MicroKernel12x32.IsSupported) job.Run<Avx512MicroKernel12x32>(threads);
         else if (Avx2MicroKernel6x16.IsSupported) job.Run<Avx2MicroKernel6x16>(threads);

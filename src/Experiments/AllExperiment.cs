@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using GpuNet.Experiments.Reporting;
+
+namespace GpuNet.Experiments;
+
+/// <summary>
+/// <c>gpunet run all</c>: every experiment of <see cref="ExperimentRegistry.All"/> in the course's order, each in its own
+/// sub-folder of the run folder with the same device, seed, <c>--epochs</c> and <c>--quick</c>, then an index report.md
+/// that links each report and puts each experiment's key numbers (<see cref="IExperiment.KeyNumbers"/>) and run time in
+/// one table. An experiment that fails is recorded with its error and the others still run; the exit code is then 1.
+/// </summary>
+public sealed class AllExperiment : IExperiment
+{
+    /// <inheritdoc />
+    public string Name => "all";
+
+    /// <inheritdoc />
+    public string Summary => "Every experiment in the course's order, then an index report with each one's key numbers.";
+
+    /// <summary>What one experiment of the sweep gave.</summary>
+    private sealed record Entry(IExperiment Experiment, int ExitCode, double Seconds, string KeyNumbers, string? Error)
+    {
+        public bool Ok => ExitCode == Cli.ExitOk && Error is null;
+    }
+
+    /// <inheritdoc />
+    public int Run(RunOptions options, RunConsole console)
+    {
+        var folder = new RunFolder(options.OutDir);
+        var experiments = ExperimentRegistry.All;
+        var clock = Stopwatch.StartNew();
+        var entries = new List<Entry>();
+        for (int i = 0; i < experiments.Count; i++)
+        {
+            var experiment = experiments[i];
+            var sub = options with { OutDir = folder.File(experiment.Name) };
+            console.WriteLine($"== [{i + 1}/{experiments.Count}] {experiment.Name}: {experiment.Summary}");
+            console.BeginExperiment();
+            var watch = Stopwatch.StartNew();
+            int code;
+            string? error = null;
+            try
+            {
+                code = experiment.Run(sub, console);
+            }
+            catch (Exception e) when (e is not UsageException and not DeviceNotAvailableException)
+            {
+                // The same device and data would fail the rest as well; anything else is this experiment's own failure.
+                code = Cli.ExitFailure;
+                error = $"{e.GetType().Name}: {e.Message}";
+                console.WriteLine($"{experiment.Name} failed: {error}");
+            }
+            watch.Stop();
+            string keys = code == Cli.ExitOk && error is null ? ReadKeyNumbers(experiment, sub.OutDir) : "-";
+            entries.Add(new Entry(experiment, code, watch.Elapsed.TotalSeconds, keys, error));
+        }
+        double total = clock.Elapsed.TotalSeconds;
+        Write(folder, options, entries, total);
+        console.WriteLine($"all: {entries.Count(e => e.Ok)} of {entries.Count} experiments done in {RunFiles.Duration(total)}; index: {folder.File("report.md")}");
+        return entries.All(e => e.Ok) ? Cli.ExitOk : Cli.ExitFailure;
+    }
+
+    private static string ReadKeyNumbers(IExperiment experiment, string dir)
+    {
+        string path = Path.Combine(dir, "summary.json");
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(path)) is JsonObject summary ? experiment.KeyNumbers(summary) : "(summary.json is not an object)";
+        }
+        catch (Exception e) when (e is IOException or JsonException or InvalidOperationException or FormatException)
+        {
+            return $"(summary.json unreadable: {e.Message})";
+        }
+    }
+
+    private static void Write(RunFolder folder, RunOptions options, List<Entry> entries, double total)
+    {
+        folder.WriteJson("summary.json", new JsonObject
+        {
+            ["seed"] = options.Seed,
+            ["quick"] = options.Quick,
+            ["epochs"] = options.Epochs,
+            ["device"] = options.Device,
+            ["total_seconds"] = Math.Round(total, 1),
+            ["experiments"] = new JsonArray(entries.Select(e => (JsonNode)new JsonObject
+            {
+                ["name"] = e.Experiment.Name,
+                ["ok"] = e.Ok,
+                ["exit_code"] = e.ExitCode,
+                ["seconds"] = Math.Round(e.Seconds, 1),
+                ["report"] = $"{e.Experiment.Name}/report.md",
+                ["key_numbers"] = e.KeyNumbers,
+                ["error"] = e.Error,
+            }).ToArray()),
+        });
+
+        var text = new StringBuilder();
+        text.AppendLine("# The course, every experiment");
+        text.AppendLine();
+        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"{entries.Count} experiments in the course's order, seed {options.Seed}{(options.Quick ? ", **quick** (small subsets: smoke-test numbers, not results)" : "")}" +
+            $"{(options.Epochs is { } ep ? $", every training run cut to {ep} epochs" : "")}; {entries.Count(e => e.Ok)} finished, in " +
+            $"{RunFiles.Duration(total)} in all. Each row links the experiment's own report, which says how its numbers were measured."));
+        text.AppendLine();
+        text.Append(RunFiles.Table(["#", "experiment", "what it shows", "key numbers", "time"],
+            entries.Select((e, i) => (IReadOnlyList<string>)[
+                (i + 1).ToString(CultureInfo.InvariantCulture),
+                e.Ok ? $"[{e.Experiment.Name}]({e.Experiment.Name}/report.md)" : $"{e.Experiment.Name} (**failed**)",
+                e.Experiment.Summary.Replace("|", "\\|", StringComparison.Ordinal),
+                (e.Error ?? e.KeyNumbers).Replace("|", "\\|", StringComparison.Ordinal),
+                RunFiles.Duration(e.Seconds)]), "rlllr"));
+        text.AppendLine();
+        text.AppendLine("---");
+        text.AppendLine();
+        text.AppendLine($"Run with `gpunet run all{(options.Device is { } d ? $" --device {d}" : "")} --seed {options.Seed}" +
+            (options.Epochs is { } e2 ? $" --epochs {e2}" : "") + (options.Quick ? " --quick" : "") + "`.");
+        folder.WriteText("report.md", text.ToString());
+    }
+}
