@@ -439,7 +439,7 @@ public sealed class KnnExperiment : IExperiment
             $"test error is {P(first.TestError)}: the rule memorises the training set, and a prediction rests on one image, noise included."));
         double gain = first.TestError - bestTest.TestError;
         double noise = Math.Sqrt(first.TestError * (1 - first.TestError) / first.TestCount);
-        string size = gain < 2 * noise ? $", about the size of the test set's noise ({Pp(noise)} standard error)" : "";
+        string size = gain < 2 * noise ? $"; about the size of the noise, whose standard error is {Pp(noise)}" : "";
         if (bestTest.K > first.K && gain > 0)
             lines.Add(string.Create(CultureInfo.InvariantCulture,
                 $"- **Averaging helps up to a point.** The test error is lowest at k = {bestTest.K}, {P(bestTest.TestError)} " +
