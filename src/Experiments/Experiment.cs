@@ -60,7 +60,7 @@ public static class ExperimentRegistry
     /// <summary>All experiments.</summary>
     public static IReadOnlyList<IExperiment> All { get; } =
         [new MlpExperiment(), new OverfitExperiment(), new AugmentExperiment(), new RegularizeExperiment(), new DropoutTable(), new ComboExperiment(), new OptimizersExperiment(),
-            new L1VsL2Experiment(), new DistillExperiment()];
+            new KnnExperiment(), new L1VsL2Experiment(), new DistillExperiment()];
 
     /// <summary><c>gpunet run all</c>: every experiment of <see cref="All"/>, then an index report.</summary>
     public static IExperiment RunAll { get; } = new AllExperiment();

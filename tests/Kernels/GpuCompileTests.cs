@@ -50,6 +50,11 @@ public class GpuCompileTests
         { nameof(MeanSquaredError), "BackwardKernel" },
         { nameof(Gemm), "SimpleKernel" },
         { nameof(Gemm), "TiledKernel" },
+        { nameof(Knn), "RowSquaredNormsKernel" },
+        { nameof(Knn), "AddNormsKernel" },
+        { nameof(Knn), "L1Kernel" },
+        { nameof(Knn), "TopKKernel" },
+        { nameof(Knn), "VoteKernel" },
     };
 
     [Theory]

@@ -111,6 +111,22 @@ public static class Plots
         Save(plot, path, width, Math.Max(300, 60 + 34 * bars.Count));
     }
 
+    /// <summary>Writes a line plot of <paramref name="series"/> with a logarithmic x axis: the points at log10(x) and the
+    /// ticks at <paramref name="ticks"/>, labelled with their values (for example k = 1, 3, 5, ..., 201).</summary>
+    public static void LinesLogX(string path, string title, string xLabel, string yLabel, IReadOnlyList<Series> series,
+        IReadOnlyList<double> ticks, Alignment? legend = null, int width = 900, int height = 560)
+    {
+        var plot = new Plot();
+        AddLines(plot, series.Select(s => s with { X = s.X.Select(Math.Log10).ToArray() }).ToList(), logY: false);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks.Where(t => t > 0)
+            .Select(t => new Tick(Math.Log10(t), t.ToString(System.Globalization.CultureInfo.InvariantCulture))).ToArray());
+        plot.Title(title);
+        plot.XLabel(xLabel + " (log scale)");
+        plot.YLabel(yLabel);
+        plot.ShowLegend(legend ?? Alignment.UpperRight);
+        Save(plot, path, width, height);
+    }
+
     private static void AddLines(Plot plot, IReadOnlyList<Series> series, bool logY)
     {
         var palette = new ScottPlot.Palettes.Category10();

@@ -1,0 +1,75 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace GpuNet.Tests.Experiments;
+
+/// <summary><c>gpunet run knn --quick</c> on the small generated data set: the files, the results list and reproducibility.</summary>
+[Collection("devices")]
+public sealed partial class KnnExperimentTests(TinyFashion tiny) : IClassFixture<TinyFashion>
+{
+    private static JsonNode Json(string dir, string file) => JsonNode.Parse(File.ReadAllText(Path.Combine(dir, file)))!;
+
+    [Fact]
+    public void Quick_run_writes_the_sweep_for_both_metrics_and_weightings()
+    {
+        var run = tiny.Run("knn");
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        Assert.Contains("l2: ", run.Out);
+        Assert.Contains("l1: ", run.Out);
+
+        var config = Json(run.Dir, "config.json");
+        Assert.Equal("knn", config["experiment"]!.GetValue<string>());
+        Assert.True(config["quick"]!.GetValue<bool>());
+
+        var summary = Json(run.Dir, "summary.json");
+        Assert.Equal(TinyFashion.TestPerClass * 10, summary["test_images"]!.GetValue<int>());
+        Assert.Equal(TinyFashion.TrainPerClass * 10, summary["reference_images"]!.GetValue<int>());
+        var results = summary["results"]!.AsArray();
+        int[] ks = [1, 3, 5, 7, 9, 15, 25, 51, 101, 201];
+        Assert.Equal(ks.Length * 4, results.Count);
+        foreach (string metric in new[] { "l2", "l1" })
+            foreach (string weights in new[] { "uniform", "distance" })
+            {
+                var line = results.Where(r => r!["metric"]!.GetValue<string>() == metric && r["weights"]!.GetValue<string>() == weights).ToList();
+                Assert.Equal(ks, line.Select(r => r!["k"]!.GetValue<int>()));
+                foreach (var r in line)
+                {
+                    Assert.InRange(r!["train_error"]!.GetValue<double>(), 0, 1);
+                    Assert.InRange(r["test_error"]!.GetValue<double>(), 0, 1);
+                }
+                // Each image is its own nearest neighbour (the generated images are all distinct).
+                Assert.Equal(0, line[0]!["train_error_with_self"]!.GetValue<double>());
+                // The classes are bars at different places: a few neighbours classify them almost perfectly.
+                Assert.True(line[2]!["test_error"]!.GetValue<double>() < 0.1, $"{metric} {weights} k=5");
+            }
+        Assert.True(summary["timings"]!["l1"]!["test_distance_seconds"]!.GetValue<double>() >= 0);
+        Assert.Contains(summary["selected"]!["metric"]!.GetValue<string>(), new[] { "l1", "l2" });
+
+        var metrics = File.ReadAllLines(Path.Combine(run.Dir, "metrics.csv"));
+        Assert.StartsWith("metric,weights,k,train_error,", metrics[0]);
+        Assert.Equal(results.Count + 1, metrics.Length);
+        Assert.DoesNotContain("second", metrics[0]);
+        Assert.True(File.Exists(Path.Combine(run.Dir, "timing.csv")));
+
+        string report = File.ReadAllText(Path.Combine(run.Dir, "report.md"));
+        var embedded = ImageLinks().Matches(report).Select(m => m.Groups[1].Value).ToHashSet();
+        var plots = Directory.GetFiles(run.Dir, "*.png").Select(Path.GetFileName).ToHashSet();
+        Assert.Equal(["error_vs_k.png"], plots);
+        Assert.Equal(plots.Order(), embedded.Order());
+        Assert.Contains("variance", report);
+        Assert.Contains("--quick", report);
+        Assert.Empty(Directory.GetFiles(run.Dir, "*.tmp"));
+    }
+
+    [Fact]
+    public void Same_seed_gives_the_same_metrics()
+    {
+        var a = tiny.Run("knn");
+        var b = tiny.Run("knn", tag: "-again");
+        Assert.True(a.Code == 0 && b.Code == 0, a.Err + b.Err);
+        Assert.Equal(File.ReadAllText(Path.Combine(a.Dir, "metrics.csv")), File.ReadAllText(Path.Combine(b.Dir, "metrics.csv")));
+    }
+
+    [GeneratedRegex(@"!\[[^\]]*\]\(([^)]+)\)")]
+    private static partial Regex ImageLinks();
+}
