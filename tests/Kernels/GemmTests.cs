@@ -11,7 +11,7 @@ public class GemmTests(DeviceFixture devices)
     // Odd sizes and non-square shapes: none is a multiple of any tile, so every tail path of every kernel runs.
     private static readonly (int M, int N, int K)[] Shapes =
     [
-        (1, 1, 1), (3, 3, 3), (17, 17, 17), (33, 33, 33), (127, 127, 127), (257, 257, 257),
+        (1, 1, 1), (3, 3, 3), (17, 17, 17), (6, 10, 37), (7, 40, 12), (33, 33, 33), (127, 127, 127), (257, 257, 257),
         (17, 33, 127), (1, 257, 3), (257, 1, 17), (33, 127, 1), (3, 17, 257), (127, 3, 33),
     ];
 

@@ -4,6 +4,17 @@ using System.Runtime.Intrinsics;
 
 namespace GpuNet.Kernels;
 
+/// <summary>A number of rows as a type, so that generic kernels are compiled once per count with the other rows' code removed.</summary>
+internal interface IRowCount
+{
+    static abstract int Rows { get; }
+}
+
+internal readonly struct One : IRowCount { public static int Rows => 1; }
+internal readonly struct Two : IRowCount { public static int Rows => 2; }
+internal readonly struct Three : IRowCount { public static int Rows => 3; }
+internal readonly struct Four : IRowCount { public static int Rows => 4; }
+
 /// <summary>Which algorithm the host engine's GEMM uses; tests and benchmarks force one to compare them on the same shapes.</summary>
 internal enum HostGemmPath
 {
@@ -17,19 +28,24 @@ internal enum HostGemmPath
 
 public static partial class Gemm
 {
-    // The direct path, for products too narrow or too small for packing to pay: the forward of a 10-class output layer
-    // (n = 10, where the packed path's 32-column tiles are two-thirds padding), and products of a few thousand
-    // multiply-adds, where packing both operands costs as much as the arithmetic.
+    // The direct path, for products too narrow or too small for packing to pay: the forward of a 10-class
+    // output layer (n = 10, where the packed path's 32-column tiles are two-thirds padding), its weight gradient (m = 10),
+    // and products of a few thousand multiply-adds, where packing both operands costs as much as the
+    // arithmetic. (Measured with bench's GemmPathBenchmarks, which forces each path on the MLP's shapes.)
     //
     // op(B) is copied once into a scratch panel with rows padded to whole vectors (zeros in the padding), so the inner
-    // loop only makes full-width loads whatever the transposes; op(A) is read in place through two strides. C is computed
+    // loop only makes full-width loads whatever the transposes (B is read in place when it is not transposed and its
+    // rows are whole vectors already); op(A) is read in place through two strides. C is computed
     // in blocks of 4 rows × 2 vectors (8 accumulators: per depth step 2 loads of B, 4 broadcasts of A and 8 FMAs), or
-    // 4 rows × 1 vector for the last columns, with rows past a multiple of 4 one at a time.
+    // 4 rows × 1 vector for the last columns (with even and odd depth steps in separate accumulators), and the 1 to 3
+    // rows past a multiple of 4 as one block of that many rows.
     //
-    // Determinism: each element of C is one accumulator summed over the whole depth in order, then scaled once, whatever
-    // the thread count; threads take disjoint row ranges. The choice between the paths depends on the shape only.
+    // Determinism: each element of C is summed over the whole depth in a fixed order (one accumulator, or the even and
+    // odd steps in two, added at the end), then scaled once, whatever the thread count; threads take disjoint row
+    // ranges. The choice between the paths depends on the shape only.
 
-    /// <summary>The widest C that always takes the direct path.</summary>
+    /// <summary>C at most this wide, or this tall, always takes the direct path (a 10-class layer's output, and its weight
+    /// gradient, where each element of op(B) is used only 10 times and packing it would cost as much as the product).</summary>
     internal const int DirectMaxN = 16;
 
     /// <summary>Products of at most this many multiply-adds take the direct path whatever their shape.</summary>
@@ -52,7 +68,7 @@ public static partial class Gemm
     {
         HostGemmPath.Packed => false,
         HostGemmPath.Direct => true,
-        _ => n <= DirectMaxN || (long)m * n * k <= DirectMaxMacs,
+        _ => n <= DirectMaxN || m <= DirectMaxN || (long)m * n * k <= DirectMaxMacs,
     };
 
     /// <summary>The direct path at one SIMD width (0: AVX-512, 1: AVX2, 2: <see cref="Vector{T}"/>), for the tests.</summary>
@@ -78,8 +94,12 @@ public static partial class Gemm
     {
         int w = TSimd.Count;
         int ldb = (n + w - 1) / w * w;
-        float* bt = (t_packB ??= new PackBuffer()).Get((long)k * ldb);
-        if (transB)
+        float* bt = !transB && ldb == n ? b : (t_packB ??= new PackBuffer()).Get((long)k * ldb);
+        if (bt == b)
+        {
+            // op(B) = B with rows of whole vectors already: read in place.
+        }
+        else if (transB)
         {
             // B is n×k: read its rows in order, write them as columns of the panel.
             for (int j = 0; j < n; j++)
@@ -93,7 +113,7 @@ public static partial class Gemm
         {
             for (int p = 0; p < k; p++) Unsafe.CopyBlockUnaligned(bt + (long)p * ldb, b + (long)p * n, (uint)(n * sizeof(float)));
         }
-        if (ldb > n)
+        if (ldb > n && bt != b)
             for (int p = 0; p < k; p++)
                 new Span<float>(bt + (long)p * ldb + n, ldb - n).Clear();
         var job = new DirectJob<TVec, TSimd>
@@ -121,26 +141,34 @@ public static partial class Gemm
         public int M, N, K, Ldb, RowStride, DepthStride;
         public float Alpha, Beta;
 
-        /// <summary>Rows [i0, i1) of C.</summary>
+        /// <summary>Rows [i0, i1) of C: blocks of 4 rows, then one block of the 1 to 3 rows left.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Rows(int i0, int i1)
         {
-            int w = TSimd.Count;
             int i = i0;
-            for (; i + 4 <= i1; i += 4)
+            for (; i + 4 <= i1; i += 4) Columns<Four>(i);
+            switch (i1 - i)
             {
-                int j = 0;
-                for (; j + 2 * w <= Ldb; j += 2 * w) Block4x2(i, j);
-                if (j < Ldb) Block4x1(i, j);
+                case 3: Columns<Three>(i); break;
+                case 2: Columns<Two>(i); break;
+                case 1: Columns<One>(i); break;
             }
-            for (; i < i1; i++)
-                for (int j = 0; j < Ldb; j += w) Block1x1(i, j);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private readonly void Block4x2(int i, int j)
+        private readonly void Columns<TR>(int i) where TR : struct, IRowCount
         {
-            int w = TSimd.Count, rs = RowStride, ds = DepthStride;
+            int w = TSimd.Count, j = 0;
+            for (; j + 2 * w <= Ldb; j += 2 * w) Block2<TR>(i, j);
+            if (j < Ldb) Block1<TR>(i, j);
+        }
+
+        // R rows × 2 vectors. The row count is a type, so the JIT drops the unused rows' code and keeps the accumulators
+        // in registers.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void Block2<TR>(int i, int j) where TR : struct, IRowCount
+        {
+            int w = TSimd.Count, rs = RowStride, ds = DepthStride, r = TR.Rows;
             float* a = A + (long)i * rs;
             float* bp = Bt + j;
             TVec c00 = TSimd.Zero, c01 = TSimd.Zero, c10 = TSimd.Zero, c11 = TSimd.Zero;
@@ -150,51 +178,54 @@ public static partial class Gemm
                 var b0 = TSimd.Load(bp);
                 var b1 = TSimd.Load(bp + w);
                 var x = TSimd.Broadcast(a[0]); c00 = TSimd.MultiplyAdd(x, b0, c00); c01 = TSimd.MultiplyAdd(x, b1, c01);
-                x = TSimd.Broadcast(a[rs]); c10 = TSimd.MultiplyAdd(x, b0, c10); c11 = TSimd.MultiplyAdd(x, b1, c11);
-                x = TSimd.Broadcast(a[2 * rs]); c20 = TSimd.MultiplyAdd(x, b0, c20); c21 = TSimd.MultiplyAdd(x, b1, c21);
-                x = TSimd.Broadcast(a[3 * rs]); c30 = TSimd.MultiplyAdd(x, b0, c30); c31 = TSimd.MultiplyAdd(x, b1, c31);
+                if (r > 1) { x = TSimd.Broadcast(a[rs]); c10 = TSimd.MultiplyAdd(x, b0, c10); c11 = TSimd.MultiplyAdd(x, b1, c11); }
+                if (r > 2) { x = TSimd.Broadcast(a[2 * rs]); c20 = TSimd.MultiplyAdd(x, b0, c20); c21 = TSimd.MultiplyAdd(x, b1, c21); }
+                if (r > 3) { x = TSimd.Broadcast(a[3 * rs]); c30 = TSimd.MultiplyAdd(x, b0, c30); c31 = TSimd.MultiplyAdd(x, b1, c31); }
                 a += ds;
                 bp += Ldb;
             }
             Store(i, j, c00); Store(i, j + w, c01);
-            Store(i + 1, j, c10); Store(i + 1, j + w, c11);
-            Store(i + 2, j, c20); Store(i + 2, j + w, c21);
-            Store(i + 3, j, c30); Store(i + 3, j + w, c31);
+            if (r > 1) { Store(i + 1, j, c10); Store(i + 1, j + w, c11); }
+            if (r > 2) { Store(i + 2, j, c20); Store(i + 2, j + w, c21); }
+            if (r > 3) { Store(i + 3, j, c30); Store(i + 3, j + w, c31); }
         }
 
+        // R rows × 1 vector (the last columns, and all of a 10-column C). With one vector per row there would be only R
+        // independent FMA chains, too few to hide the FMA latency, so even and odd depth steps go to separate
+        // accumulators, added at the end: a fixed order, the same on every thread count.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private readonly void Block4x1(int i, int j)
+        private readonly void Block1<TR>(int i, int j) where TR : struct, IRowCount
         {
-            int rs = RowStride, ds = DepthStride;
+            int rs = RowStride, ds = DepthStride, r = TR.Rows, ldb = Ldb;
             float* a = A + (long)i * rs;
             float* bp = Bt + j;
-            TVec c0 = TSimd.Zero, c1 = TSimd.Zero, c2 = TSimd.Zero, c3 = TSimd.Zero;
-            for (int p = 0; p < K; p++)
+            TVec e0 = TSimd.Zero, e1 = TSimd.Zero, e2 = TSimd.Zero, e3 = TSimd.Zero;
+            TVec o0 = TSimd.Zero, o1 = TSimd.Zero, o2 = TSimd.Zero, o3 = TSimd.Zero;
+            int p = 0;
+            for (; p + 2 <= K; p += 2)
             {
                 var b0 = TSimd.Load(bp);
-                c0 = TSimd.MultiplyAdd(TSimd.Broadcast(a[0]), b0, c0);
-                c1 = TSimd.MultiplyAdd(TSimd.Broadcast(a[rs]), b0, c1);
-                c2 = TSimd.MultiplyAdd(TSimd.Broadcast(a[2 * rs]), b0, c2);
-                c3 = TSimd.MultiplyAdd(TSimd.Broadcast(a[3 * rs]), b0, c3);
-                a += ds;
-                bp += Ldb;
+                var b1 = TSimd.Load(bp + ldb);
+                e0 = TSimd.MultiplyAdd(TSimd.Broadcast(a[0]), b0, e0);
+                o0 = TSimd.MultiplyAdd(TSimd.Broadcast(a[ds]), b1, o0);
+                if (r > 1) { e1 = TSimd.MultiplyAdd(TSimd.Broadcast(a[rs]), b0, e1); o1 = TSimd.MultiplyAdd(TSimd.Broadcast(a[rs + ds]), b1, o1); }
+                if (r > 2) { e2 = TSimd.MultiplyAdd(TSimd.Broadcast(a[2 * rs]), b0, e2); o2 = TSimd.MultiplyAdd(TSimd.Broadcast(a[2 * rs + ds]), b1, o2); }
+                if (r > 3) { e3 = TSimd.MultiplyAdd(TSimd.Broadcast(a[3 * rs]), b0, e3); o3 = TSimd.MultiplyAdd(TSimd.Broadcast(a[3 * rs + ds]), b1, o3); }
+                a += 2 * ds;
+                bp += 2 * ldb;
             }
-            Store(i, j, c0); Store(i + 1, j, c1); Store(i + 2, j, c2); Store(i + 3, j, c3);
-        }
-
-        private readonly void Block1x1(int i, int j)
-        {
-            int ds = DepthStride;
-            float* a = A + (long)i * RowStride;
-            float* bp = Bt + j;
-            TVec c0 = TSimd.Zero;
-            for (int p = 0; p < K; p++)
+            if (p < K)
             {
-                c0 = TSimd.MultiplyAdd(TSimd.Broadcast(*a), TSimd.Load(bp), c0);
-                a += ds;
-                bp += Ldb;
+                var b0 = TSimd.Load(bp);
+                e0 = TSimd.MultiplyAdd(TSimd.Broadcast(a[0]), b0, e0);
+                if (r > 1) e1 = TSimd.MultiplyAdd(TSimd.Broadcast(a[rs]), b0, e1);
+                if (r > 2) e2 = TSimd.MultiplyAdd(TSimd.Broadcast(a[2 * rs]), b0, e2);
+                if (r > 3) e3 = TSimd.MultiplyAdd(TSimd.Broadcast(a[3 * rs]), b0, e3);
             }
-            Store(i, j, c0);
+            Store(i, j, TSimd.Add(e0, o0));
+            if (r > 1) Store(i + 1, j, TSimd.Add(e1, o1));
+            if (r > 2) Store(i + 2, j, TSimd.Add(e2, o2));
+            if (r > 3) Store(i + 3, j, TSimd.Add(e3, o3));
         }
 
         /// <summary>C[i, j..] = alpha·acc + beta·C[i, j..] for the columns of the vector that are inside C (C not read when beta is 0).</summary>

@@ -94,8 +94,11 @@ public static partial class Gemm
     private const int HostKC = 256;
     private const int HostNC = 512;
 
-    // Below this many multiply-adds the whole product runs on the calling thread.
-    private const long HostParallelThreshold = 1L << 18;
+    // Below this many multiply-adds (about 10 µs on one core) the whole product runs on the calling thread: waking a
+    // second thread and joining it costs several microseconds, more than it saves below this size (bench/peers
+    // gemm_ratio.sh on the MLP's 10x256x128:TN, 256x10x128 and 256x128x10:NT went from 15-52 to 76-79 GFLOP/s when this
+    // was raised from 2^18).
+    private const long HostParallelThreshold = 1L << 20;
 
     // Packing buffers, reused per calling thread: allocating ~1 MiB per call would cost page faults on every call.
     [ThreadStatic] private static PackBuffer? t_packA;
