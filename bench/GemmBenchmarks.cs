@@ -142,15 +142,23 @@ internal sealed class GemmConfig : ManualConfig
     }
 }
 
-/// <summary>GFLOP/s of a square GEMM benchmark: 2·Size³ floating-point operations over the mean time.</summary>
+/// <summary>GFLOP/s of a GEMM benchmark: 2·Size³ floating-point operations (square, a <c>Size</c> parameter) or 2·M·K·N
+/// (a <c>Shape</c> parameter <c>MxKxN:XY</c>) over the mean time.</summary>
 internal sealed class GflopsColumn()
-    : CustomColumn(nameof(GflopsColumn), "GFLOP/s", 0, "2·Size³ floating-point operations / mean time, in 10⁹ per second")
+    : CustomColumn(nameof(GflopsColumn), "GFLOP/s", 0, "2·M·K·N floating-point operations / mean time, in 10⁹ per second")
 {
     protected override string Value(Summary summary, BenchmarkCase benchmarkCase)
     {
         var stats = summary[benchmarkCase]?.ResultStatistics;
-        if (stats is null || benchmarkCase.Parameters["Size"] is not int size) return "NA";
-        double flops = 2.0 * size * size * size;
+        if (stats is null) return "NA";
+        double flops;
+        if (benchmarkCase.Parameters["Size"] is int size) flops = 2.0 * size * size * size;
+        else if (benchmarkCase.Parameters["Shape"] is string shape)
+        {
+            var (m, k, n, _, _) = GemmPathBenchmarks.Parse(shape);
+            flops = 2.0 * m * k * n;
+        }
+        else return "NA";
         return (flops / stats.Mean).ToString("F2", System.Globalization.CultureInfo.InvariantCulture); // flop per ns = GFLOP/s
     }
 }

@@ -103,19 +103,6 @@ internal sealed class GemmPathConfig : ManualConfig
     public GemmPathConfig()
     {
         AddJob(Job.Default.WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(10));
-        AddColumn(new ShapeGflopsColumn());
-    }
-}
-
-/// <summary>GFLOP/s of a GEMM benchmark whose <c>Shape</c> parameter is <c>MxKxN:XY</c>.</summary>
-internal sealed class ShapeGflopsColumn()
-    : CustomColumn(nameof(ShapeGflopsColumn), "GFLOP/s", 0, "2·M·K·N floating-point operations / mean time, in 10⁹ per second")
-{
-    protected override string Value(Summary summary, BenchmarkCase benchmarkCase)
-    {
-        var stats = summary[benchmarkCase]?.ResultStatistics;
-        if (stats is null || benchmarkCase.Parameters["Shape"] is not string shape) return "NA";
-        var (m, k, n, _, _) = GemmPathBenchmarks.Parse(shape);
-        return (2.0 * m * k * n / stats.Mean).ToString("F2", System.Globalization.CultureInfo.InvariantCulture);
+        AddColumn(new GflopsColumn());
     }
 }
