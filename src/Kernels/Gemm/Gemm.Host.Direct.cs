@@ -95,6 +95,11 @@ public static partial class Gemm
         int w = TSimd.Count;
         int ldb = (n + w - 1) / w * w;
         float* bt = !transB && ldb == n ? b : (t_packB ??= new PackBuffer()).Get((long)k * ldb);
+        if (bt != b && ldb > n)
+        {
+            // The padding must be zero: clear the panel in one call (per-row clears of a few floats cost more than this).
+            new Span<float>(bt, checked((int)((long)k * ldb))).Clear();
+        }
         if (bt == b)
         {
             // op(B) = B with rows of whole vectors already: read in place.
@@ -113,9 +118,6 @@ public static partial class Gemm
         {
             for (int p = 0; p < k; p++) Unsafe.CopyBlockUnaligned(bt + (long)p * ldb, b + (long)p * n, (uint)(n * sizeof(float)));
         }
-        if (ldb > n && bt != b)
-            for (int p = 0; p < k; p++)
-                new Span<float>(bt + (long)p * ldb + n, ldb - n).Clear();
         var job = new DirectJob<TVec, TSimd>
         {
             A = a, Bt = bt, C = c, M = m, N = n, K = k, Ldb = ldb, Alpha = alpha, Beta = beta,
