@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace GpuNet.Kernels;
 
@@ -95,27 +96,33 @@ public static partial class Gemm
         int w = TSimd.Count;
         int ldb = (n + w - 1) / w * w;
         float* bt = !transB && ldb == n ? b : (t_packB ??= new PackBuffer()).Get((long)k * ldb);
-        if (bt != b && ldb > n)
-        {
-            // The padding must be zero: clear the panel in one call (per-row clears of a few floats cost more than this).
-            new Span<float>(bt, checked((int)((long)k * ldb))).Clear();
-        }
         if (bt == b)
         {
             // op(B) = B with rows of whole vectors already: read in place.
         }
         else if (transB)
         {
-            // B is n×k: read its rows in order, write them as columns of the panel.
-            for (int j = 0; j < n; j++)
+            // B is n×k; the panel's row p is B's column p. With 16-float rows, 16 columns at a time go through the
+            // AVX-512 register transpose, which also writes the padding's zeros (B's rows from n on read as zero).
+            int p = 0;
+            if (Avx512F.IsSupported && ldb == 16)
+                for (; p + 16 <= k; p += 16)
+                    Transpose16x16(b + p, k, bt + (long)p * 16, 16, srcRows: n);
+            if (p < k)
             {
-                float* src = b + (long)j * k;
-                float* dst = bt + j;
-                for (int p = 0; p < k; p++) dst[(long)p * ldb] = src[p];
+                new Span<float>(bt + (long)p * ldb, checked((int)((long)(k - p) * ldb))).Clear();
+                for (int j = 0; j < n; j++)
+                {
+                    float* src = b + (long)j * k;
+                    float* dst = bt + j;
+                    for (int q = p; q < k; q++) dst[(long)q * ldb] = src[q];
+                }
             }
         }
         else
         {
+            // Whole-panel clear for the padding: one call costs less than a few floats' clear per row.
+            if (ldb > n) new Span<float>(bt, checked((int)((long)k * ldb))).Clear();
             for (int p = 0; p < k; p++) Unsafe.CopyBlockUnaligned(bt + (long)p * ldb, b + (long)p * n, (uint)(n * sizeof(float)));
         }
         var job = new DirectJob<TVec, TSimd>
