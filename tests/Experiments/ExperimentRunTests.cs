@@ -219,7 +219,8 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
             Assert.Equal(accuracies.Max(), m["test_accuracy_max"]!.GetValue<double>());
             Assert.True(m["microseconds_per_image"]!.GetValue<double>() > 0);
         }
-        Assert.Single(models["teacher"]!["test_accuracy"]!.AsArray());
+        Assert.Equal([42, 43, 44], models["teacher"]!["seeds"]!.AsArray().Select(a => a!.GetValue<int>()));
+        Assert.Equal(3, models["teacher"]!["test_accuracy"]!.AsArray().Count);
         Assert.True(models["teacher"]!["microseconds_per_image"]!.GetValue<double>() > 0);
         Assert.Equal(32L * 512 + 512, summary["projection_parameters"]!.GetValue<long>());
         foreach (string key in new[] { "feature", "feature+soft" })
@@ -234,9 +235,9 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
         // The reported model (and checkpoint) is the features-distilled student of the run's seed.
         Assert.Equal("feature seed=42", summary["reported"]!.GetValue<string>());
         Assert.Equal(models["feature"]!["test_accuracy"]![0]!.GetValue<double>(), summary["test_accuracy"]!.GetValue<double>());
-        // metrics.csv: the teacher and nine student runs; loss_terms.csv: the six distilled runs.
+        // metrics.csv: three teacher and nine student runs; loss_terms.csv: the six distilled runs.
         var runs = File.ReadAllLines(Path.Combine(run.Dir, "metrics.csv")).Skip(1).Select(r => r.Split(',')[0]).Distinct().ToList();
-        Assert.Equal(10, runs.Count);
+        Assert.Equal(12, runs.Count);
         var terms = File.ReadAllLines(Path.Combine(run.Dir, "loss_terms.csv"));
         Assert.Equal("run,epoch,feature_mse,feature_loss,soft_loss", terms[0]);
         Assert.Equal(6, terms.Skip(1).Select(r => r.Split(',')[0]).Distinct().Count());
