@@ -95,7 +95,7 @@ public static partial class Gemm
     {
         int w = TSimd.Count;
         int ldb = (n + w - 1) / w * w;
-        float* bt = !transB && ldb == n ? b : (t_packB ??= new PackBuffer()).Get((long)k * ldb);
+        float* bt = !transB && ldb == n ? b : (t_packB ??= new HostScratch()).Get((long)k * ldb);
         if (bt == b)
         {
             // op(B) = B with rows of whole vectors already: read in place.

@@ -1,7 +1,6 @@
 using System.Numerics;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using System.Runtime.InteropServices;
 using ILGPU;
 
 namespace GpuNet.Kernels;
@@ -101,8 +100,8 @@ public static partial class Gemm
     private const long HostParallelThreshold = 1L << 20;
 
     // Packing buffers, reused per calling thread: allocating ~1 MiB per call would cost page faults on every call.
-    [ThreadStatic] private static PackBuffer? t_packA;
-    [ThreadStatic] private static PackBuffer? t_packB;
+    [ThreadStatic] private static HostScratch? t_packA;
+    [ThreadStatic] private static HostScratch? t_packB;
 
     /// <summary>The micro-kernel the host engine's GEMM uses on this processor, for reports (for example <c>AVX-512 12x32</c>).</summary>
     public static string HostKernelName =>
@@ -179,8 +178,8 @@ public static partial class Gemm
             int mStrips = (rows + mr - 1) / mr;
             int kcMax = Math.Min(HostKC, k);
             int nStripsMax = (Math.Min(HostNC, cols) + nr - 1) / nr;
-            float* ap = (t_packA ??= new PackBuffer()).Get((long)mStrips * mr * kcMax);
-            float* bp = (t_packB ??= new PackBuffer()).Get((long)nStripsMax * nr * kcMax);
+            float* ap = (t_packA ??= new HostScratch()).Get((long)mStrips * mr * kcMax);
+            float* bp = (t_packB ??= new HostScratch()).Get((long)nStripsMax * nr * kcMax);
             float* pa = (float*)_a, pb = (float*)_b;
 
             for (int jc = j0; jc < j1; jc += HostNC)
@@ -341,28 +340,5 @@ public static partial class Gemm
     {
         if (count == 16) Vector512.Store(value, at);
         else Avx512F.MaskStore(at, Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle(), value);
-    }
-
-    /// <summary>A 64-byte aligned native buffer that grows on demand and lives as long as its thread.</summary>
-    private sealed unsafe class PackBuffer
-    {
-        private float* _data;
-        private long _capacity;
-
-        public float* Get(long floats)
-        {
-            if (floats > _capacity)
-            {
-                if (_data != null) NativeMemory.AlignedFree(_data);
-                _data = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
-                _capacity = floats;
-            }
-            return _data;
-        }
-
-        ~PackBuffer()
-        {
-            if (_data != null) NativeMemory.AlignedFree(_data);
-        }
     }
 }

@@ -1,6 +1,5 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using ILGPU;
 
@@ -27,7 +26,7 @@ public static partial class Knn
     private const int L1PanelGroup = 8;
 
     // Packed references, reused per calling thread (a chunk of 2,048 references is 6.4 MB).
-    [ThreadStatic] private static HostBuffer? t_packed;
+    [ThreadStatic] private static HostScratch? t_packed;
 
     // ----- row norms and the L2 fix-up ---------------------------------------------------------------------------
 
@@ -140,7 +139,7 @@ public static partial class Knn
         int panels = (n + pw - 1) / pw;
         long panelFloats = (long)dim * pw;
         // One buffer: the packed panels, then each reference's sum (padded to whole panels), then each query's sum.
-        float* buffer = (t_packed ??= new HostBuffer()).Get(panels * panelFloats + (long)panels * pw + m);
+        float* buffer = (t_packed ??= new HostScratch()).Get(panels * panelFloats + (long)panels * pw + m);
         nint packed = (nint)buffer;
         nint refSums = (nint)(buffer + panels * panelFloats);
         nint querySums = refSums + (nint)panels * pw * sizeof(float);
@@ -470,28 +469,5 @@ public static partial class Knn
                 ((int*)pp)[r] = best;
             }
         });
-    }
-
-    /// <summary>A native buffer that grows on demand and is kept for the next call on the same thread.</summary>
-    private sealed unsafe class HostBuffer
-    {
-        private float* _data;
-        private long _capacity;
-
-        public float* Get(long floats)
-        {
-            if (floats > _capacity)
-            {
-                if (_data != null) NativeMemory.AlignedFree(_data);
-                _data = (float*)NativeMemory.AlignedAlloc((nuint)(Math.Max(floats, 1) * sizeof(float)), 64);
-                _capacity = floats;
-            }
-            return _data;
-        }
-
-        ~HostBuffer()
-        {
-            if (_data != null) NativeMemory.AlignedFree(_data);
-        }
     }
 }
