@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Help;
 using System.Globalization;
+using GpuNet.Experiments.Engine;
 
 namespace GpuNet.Experiments;
 
@@ -72,28 +73,58 @@ public static class Cli
         {
             Description = "auto | cuda[:i] | opencl[:i] | cpu | ilgpu-cpu (default: $GPUNET_DEVICE, else auto).",
         };
-        var seed = new Option<int>("--seed") { Description = "Seed for every random choice of the run.", DefaultValueFactory = _ => 42 };
+        var seed = new Option<int>("--seed") { Description = "The first seed: a sweep of N seeds uses seed, seed+1, ..., seed+N-1.", DefaultValueFactory = _ => 42 };
+        var seeds = new Option<int?>("--seeds") { Description = "Seeds per configuration (default: the experiment's own, 3 where it compares anything)." };
         var epochs = new Option<int?>("--epochs") { Description = "Override the experiment's number of epochs." };
         var quick = new Option<bool>("--quick") { Description = "Run the same code on a small subset (smoke test)." };
-        var output = new Option<string?>("--out") { Description = "Output folder (default: runs/<experiment>)." };
+        var output = new Option<string?>("--out") { Description = "Output folder (default: runs/<experiment>); the runs' own folders go in its runs/." };
+        var shard = new Option<string?>("--shard") { Description = "i/n: fit only the runs whose position in the sweep is i modulo n, and write no report (then `gpunet report`)." };
         var dataDir = DataOption();
-        var run = new Command("run", "Run one experiment and write its report folder.") { experiment, device, seed, epochs, quick, output, dataDir };
-        run.SetAction(parse =>
+        RunOptions Options(ParseResult parse, string name)
         {
-            string name = parse.GetValue(experiment)!;
             int? epochCount = parse.GetValue(epochs);
             if (epochCount is <= 0) throw new UsageException($"--epochs must be positive; got {epochCount}.");
-            var options = new RunOptions(
+            int? seedCount = parse.GetValue(seeds);
+            if (seedCount is <= 0 or > 1000) throw new UsageException($"--seeds must be in 1..1000; got {seedCount}.");
+            return new RunOptions(
                 Device: parse.GetValue(device),
                 Seed: parse.GetValue(seed),
                 Epochs: epochCount,
                 Quick: parse.GetValue(quick),
                 OutDir: parse.GetValue(output) ?? Path.Combine("runs", name),
-                DataDir: parse.GetValue(dataDir));
+                DataDir: parse.GetValue(dataDir))
+            {
+                Seeds = seedCount,
+                Shard = parse.GetValue(shard) is { } text ? Shard.Parse(text) : null,
+            };
+        }
+        var run = new Command("run", "Run one experiment (every configuration x seed not already done) and write its report folder.")
+        {
+            experiment, device, seed, seeds, epochs, quick, output, shard, dataDir,
+        };
+        run.SetAction(parse =>
+        {
+            string name = parse.GetValue(experiment)!;
+            var options = Options(parse, name);
             var chosen = ExperimentRegistry.Get(name);
-            return RunConsole.Run(stdout, console => chosen.Run(options, console));
+            return RunConsole.Run(stdout, console => ExperimentRunner.Run(chosen, options, console));
         });
         root.Subcommands.Add(run);
+
+        var reportExperiment = new Argument<string>("experiment") { Description = "The experiment to report: " + string.Join(", ", ExperimentRegistry.Names) + "." };
+        reportExperiment.AcceptOnlyFromAmong(ExperimentRegistry.Names.ToArray());
+        var report = new Command("report", "Write an experiment's report from its finished runs (after `run --shard` or a Slurm array); lists the missing runs and exits 1 when some are.")
+        {
+            reportExperiment, device, seed, seeds, epochs, quick, output, dataDir,
+        };
+        report.SetAction(parse =>
+        {
+            string name = parse.GetValue(reportExperiment)!;
+            var options = Options(parse, name);
+            if (options.Shard is not null) throw new UsageException("report takes no --shard.");
+            return RunConsole.Run(stdout, console => ExperimentRunner.Report(ExperimentRegistry.Get(name), options, console));
+        });
+        root.Subcommands.Add(report);
         root.Subcommands.Add(EvalCommand.Build(stdout, DataOption));
 
         var bench = new Command("bench", "Quick timings (for quoted numbers use bench/ and bench/peers).");

@@ -41,12 +41,14 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
 
         // metrics.csv: a header and one row per (run, epoch), with no wall times (those are in timing.csv).
         var metrics = File.ReadAllLines(Path.Combine(run.Dir, "metrics.csv"));
-        Assert.StartsWith("run,epoch,", metrics[0]);
+        // Experiments on the engine put each row's seed after the run's name.
+        Assert.Matches("^run,(seed,)?epoch,", metrics[0]);
+        int columns = metrics[0].Split(',').Length;
         Assert.DoesNotContain("second", metrics[0]);
         var timing = File.ReadAllLines(Path.Combine(run.Dir, "timing.csv"));
         Assert.Equal(metrics.Length, timing.Length);
         Assert.True(metrics.Length > 1);
-        Assert.All(metrics.Skip(1), row => Assert.Equal(11, row.Split(',').Length));
+        Assert.All(metrics.Skip(1), row => Assert.Equal(columns, row.Split(',').Length));
 
         // report.md embeds every plot the run wrote, and every image it embeds exists.
         string report = File.ReadAllText(Path.Combine(run.Dir, "report.md"));
@@ -95,8 +97,14 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
         var overfit = tiny.Run("overfit");
         var combo = tiny.Run("combo");
         Assert.True(overfit.Code == 0 && combo.Code == 0, overfit.Err + combo.Err);
-        static IEnumerable<string> Rows(string dir, string run) => File.ReadAllLines(Path.Combine(dir, "metrics.csv")).Skip(1)
-            .Where(r => r.StartsWith(run + ",", StringComparison.Ordinal)).Select(r => r[(run.Length + 1)..]);
+        // The rows of one run without its name (and its seed, where the file has that column).
+        static IEnumerable<string> Rows(string dir, string run)
+        {
+            var lines = File.ReadAllLines(Path.Combine(dir, "metrics.csv"));
+            bool seeded = lines[0].StartsWith("run,seed,", StringComparison.Ordinal);
+            return lines.Skip(1).Where(r => r.StartsWith(run + ",", StringComparison.Ordinal))
+                .Select(r => r[(run.Length + 1)..]).Select(r => seeded ? r[(r.IndexOf(',') + 1)..] : r);
+        }
         var expected = Rows(overfit.Dir, "overfit").ToList();
         Assert.NotEmpty(expected);
         Assert.Equal(expected, Rows(combo.Dir, "aug=none reg=none dropout=0"));

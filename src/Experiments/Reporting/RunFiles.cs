@@ -1,38 +1,113 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
+using GpuNet.Experiments.Engine;
 using GpuNet.Experiments.Training;
 using GpuNet.Training;
 
 namespace GpuNet.Experiments.Reporting;
 
 /// <summary>The files every training experiment writes: metrics.csv, timing.csv, the checkpoint and summary.json's common part.</summary>
-public static class RunFiles
+public static partial class RunFiles
 {
     /// <summary>The checkpoint's file name inside the run folder.</summary>
     public const string CheckpointFile = "model.safetensors";
 
+    /// <summary>The per-epoch columns of metrics.csv after the run's name (and, in an aggregate, its seed).</summary>
+    public const string MetricsColumns = "epoch,learning_rate,running_loss,train_loss,train_accuracy,penalty,validation_loss,validation_accuracy,test_loss,test_accuracy";
+
+    /// <summary>The per-step training losses of a run that records them.</summary>
+    public const string StepsFile = "steps.csv";
+
     /// <summary>
-    /// Writes <c>metrics.csv</c>, one row per (run, epoch), every value in round-trip form so two runs can be compared
-    /// byte for byte; and <c>timing.csv</c> with the wall time of each epoch, kept apart because it changes from run to run.
+    /// Writes a run's <c>metrics.csv</c>, one row per epoch, every value in round-trip form so two runs can be compared
+    /// byte for byte (and read back exactly); and <c>timing.csv</c> with the wall time of each epoch, kept apart because it
+    /// changes from run to run.
     /// </summary>
-    public static void WriteMetrics(RunFolder folder, IEnumerable<RunOutcome> runs)
+    public static void WriteRunMetrics(RunFolder folder, RunOutcome run)
     {
-        var metrics = new StringBuilder("run,epoch,learning_rate,running_loss,train_loss,train_accuracy,penalty,validation_loss,validation_accuracy,test_loss,test_accuracy\n");
+        var metrics = new StringBuilder("run," + MetricsColumns + "\n");
         var timing = new StringBuilder("run,epoch,seconds\n");
-        foreach (var run in runs)
-            foreach (var m in run.Result.History)
-            {
-                metrics.AppendLine(string.Join(",", Csv(run.Config.Name), I(m.Epoch), R(m.LearningRate), R(m.RunningLoss), R(m.TrainLoss),
-                    R(m.TrainAccuracy), R(m.Penalty), R(m.ValidationLoss), R(m.ValidationAccuracy), R(m.TestLoss), R(m.TestAccuracy)));
-                timing.AppendLine(string.Join(",", Csv(run.Config.Name), I(m.Epoch), m.Seconds.ToString("F3", CultureInfo.InvariantCulture)));
-            }
+        foreach (var m in run.Result.History)
+        {
+            metrics.AppendLine(string.Join(",", Csv(run.Config.Name), I(m.Epoch), R(m.LearningRate), R(m.RunningLoss), R(m.TrainLoss),
+                R(m.TrainAccuracy), R(m.Penalty), R(m.ValidationLoss), R(m.ValidationAccuracy), R(m.TestLoss), R(m.TestAccuracy)));
+            timing.AppendLine(string.Join(",", Csv(run.Config.Name), I(m.Epoch), m.Seconds.ToString("F3", CultureInfo.InvariantCulture)));
+        }
         folder.WriteText("metrics.csv", metrics.ToString());
         folder.WriteText("timing.csv", timing.ToString());
     }
 
-    /// <summary>The reported model's part of summary.json: test accuracy and loss, checkpoint, best epoch, configuration.</summary>
-    public static JsonObject ModelSummary(RunOutcome run, string? checkpoint)
+    /// <summary>Reads back the history <see cref="WriteRunMetrics"/> wrote (the epochs' wall times from timing.csv beside it,
+    /// 0 where it is missing).</summary>
+    /// <exception cref="InvalidDataException">A row that does not parse.</exception>
+    public static List<EpochMetrics> ReadRunMetrics(string path)
+    {
+        string timingPath = Path.Combine(Path.GetDirectoryName(path)!, "timing.csv");
+        var seconds = File.Exists(timingPath)
+            ? File.ReadLines(timingPath).Skip(1).Select(l => double.Parse(l[(l.LastIndexOf(',') + 1)..], CultureInfo.InvariantCulture)).ToArray()
+            : [];
+        var history = new List<EpochMetrics>();
+        foreach (string line in File.ReadLines(path).Skip(1))
+        {
+            // The name may be quoted and hold commas; the ten numbers are the last ten fields.
+            var f = line.Split(',');
+            if (f.Length < 11) throw new InvalidDataException($"{path}: a row with {f.Length} fields: '{line}'.");
+            double D(int fromEnd) => double.Parse(f[^fromEnd], CultureInfo.InvariantCulture);
+            int epoch = int.Parse(f[^10], CultureInfo.InvariantCulture);
+            history.Add(new EpochMetrics(epoch, D(9), D(8), D(7), D(6), D(5), D(4), D(3), D(2), D(1),
+                epoch - 1 < seconds.Length ? seconds[epoch - 1] : 0));
+        }
+        return history;
+    }
+
+    /// <summary>Writes every step's training loss, one per line, in round-trip form.</summary>
+    public static void WriteSteps(RunFolder folder, IReadOnlyList<float> losses)
+    {
+        var text = new StringBuilder("step,loss\n");
+        for (int i = 0; i < losses.Count; i++) text.Append(I(i + 1)).Append(',').AppendLine(losses[i].ToString("R", CultureInfo.InvariantCulture));
+        folder.WriteText(StepsFile, text.ToString());
+    }
+
+    /// <summary>Reads back what <see cref="WriteSteps"/> wrote.</summary>
+    public static List<float> ReadSteps(string path) =>
+        File.ReadLines(path).Skip(1).Select(l => float.Parse(l[(l.IndexOf(',') + 1)..], CultureInfo.InvariantCulture)).ToList();
+
+    /// <summary>
+    /// Writes the experiment's <c>metrics.csv</c>: every run's rows, in the order given, with the seed after the run's name;
+    /// the rows are the runs' own lines, so the file is the same whichever process fitted them.
+    /// </summary>
+    public static void WriteMetrics(RunFolder folder, IReadOnlyList<FinishedRun> runs)
+    {
+        var metrics = new StringBuilder("run,seed," + MetricsColumns + "\n");
+        foreach (var run in runs)
+            foreach (string line in File.ReadLines(run.File("metrics.csv")).Skip(1))
+            {
+                // The seed goes after the name, which is everything before the last ten fields.
+                int cut = line.Length;
+                for (int k = 0; k < 10; k++) cut = line.LastIndexOf(',', cut - 1);
+                metrics.Append(line, 0, cut).Append(',').Append(I(run.Plan.Seed)).Append(line, cut, line.Length - cut).Append('\n');
+            }
+        folder.WriteText("metrics.csv", metrics.ToString());
+
+        // The epochs' wall times beside them (run, seed, epoch, seconds): not part of any comparison.
+        var timing = new StringBuilder("run,seed,epoch,seconds\n");
+        foreach (var run in runs)
+        {
+            string path = run.File("timing.csv");
+            if (!File.Exists(path)) continue;
+            foreach (string line in File.ReadLines(path).Skip(1))
+            {
+                int cut = line.LastIndexOf(',', line.LastIndexOf(',') - 1);
+                timing.Append(line, 0, cut).Append(',').Append(I(run.Plan.Seed)).Append(line, cut, line.Length - cut).Append('\n');
+            }
+        }
+        folder.WriteText("timing.csv", timing.ToString());
+    }
+
+    /// <summary>The reported model's part of an experiment's summary.json, read from its run: test accuracy and loss,
+    /// checkpoint, best epoch, configuration (no wall time, so the aggregate is the same in every process).</summary>
+    public static JsonObject ModelSummary(TrainedRun run, string? checkpoint)
     {
         var o = new JsonObject
         {
@@ -53,15 +128,19 @@ public static class RunFiles
             o["train_loss"] = best.TrainLoss;
         }
         o["peak_test_accuracy"] = run.PeakTestAccuracy;
-        o["seconds"] = Math.Round(run.Seconds, 1);
+        o["seed"] = run.Seed;
+        o["run"] = run.Plan.Key;
         o["config"] = run.Config.ToJson();
         return o;
     }
 
-    /// <summary>Saves the run's restored model as the folder's checkpoint; returns its path relative to the folder.</summary>
-    public static string SaveCheckpoint(RunFolder folder, RunOutcome run, string experiment, CourseData data)
+    /// <summary>Copies the run's checkpoint into the experiment's folder (so the folder stands alone); returns its name there.</summary>
+    public static string CopyCheckpoint(RunFolder folder, TrainedRun run)
     {
-        run.SaveCheckpoint(folder.File(CheckpointFile), experiment, data);
+        string target = folder.File(CheckpointFile);
+        string temp = target + $".{Environment.ProcessId}.tmp";
+        File.Copy(run.CheckpointPath, temp, overwrite: true);
+        File.Move(temp, target, overwrite: true);
         return CheckpointFile;
     }
 
@@ -86,6 +165,10 @@ public static class RunFiles
             $"test images (one image is {100.0 / Math.Max(1, validation):0.##} pp of validation accuracy); runs compared on the same images vary " +
             $"together, so their differences are less noisy than that, but a gap of a few tenths of a point between two runs says little.");
     }
+
+    /// <summary>Each seed's value: <c>83.10% (42), 82.70% (43)</c>.</summary>
+    public static string PerSeed(Estimate estimate, Func<double, string> format) =>
+        string.Join(", ", estimate.Seeds.Zip(estimate.Values, (s, v) => $"{format(v)} ({s})"));
 
     /// <summary>A number with four decimals.</summary>
     public static string F4(double v) => double.IsFinite(v) ? v.ToString("F4", CultureInfo.InvariantCulture) : "-";
@@ -112,9 +195,11 @@ public static class RunFiles
     /// <param name="accuracy">Accuracy (%) instead of loss.</param>
     /// <param name="validation">Add the validation curve (dotted colour of its own).</param>
     /// <param name="group">The colour of the train/test pair.</param>
-    public static IReadOnlyList<Series> LossCurves(RunOutcome run, string label, bool accuracy = false, bool validation = false, int group = 0)
+    public static IReadOnlyList<Series> LossCurves(TrainedRun run, string label, bool accuracy = false, bool validation = false, int group = 0) =>
+        Curves(run.Result.History, label, accuracy, validation, group);
+
+    private static List<Series> Curves(IReadOnlyList<EpochMetrics> h, string label, bool accuracy, bool validation, int group)
     {
-        var h = run.Result.History;
         double[] x = h.Select(m => (double)m.Epoch).ToArray();
         Func<EpochMetrics, double> train = accuracy ? m => m.TrainAccuracy * 100 : m => m.TrainLoss;
         Func<EpochMetrics, double> test = accuracy ? m => m.TestAccuracy * 100 : m => m.TestLoss;
@@ -129,14 +214,16 @@ public static class RunFiles
     }
 
     /// <summary>The report section that says how to use the checkpoint, in GpuNet and in PyTorch.</summary>
-    public static string CheckpointSection(RunOutcome o) =>
+    public static string CheckpointSection(TrainedRun o) => CheckpointSection(o.Normalization);
+
+    private static string CheckpointSection(Data.Normalization normalization) =>
         $$"""
         ## The checkpoint
 
         `{{CheckpointFile}}` holds the reported model's parameters under PyTorch's names (`0.weight` is `[out, in]`), and its
         `__metadata__` the architecture (`architecture`, as JSON layers) and the preprocessing:
-        `{{GpuNet.IO.Checkpoint.Preprocessing}}`, with `input_mean` = {{o.Normalization.Mean.ToString("R", CultureInfo.InvariantCulture)}}
-        and `input_std` = {{o.Normalization.Std.ToString("R", CultureInfo.InvariantCulture)}}.
+        `{{GpuNet.IO.Checkpoint.Preprocessing}}`, with `input_mean` = {{normalization.Mean.ToString("R", CultureInfo.InvariantCulture)}}
+        and `input_std` = {{normalization.Std.ToString("R", CultureInfo.InvariantCulture)}}.
         `gpunet eval --checkpoint {{CheckpointFile}}` measures it again; in PyTorch (`pixels` a uint8 tensor of 28x28 images):
 
         ```python

@@ -68,6 +68,19 @@ public sealed class TrainResult
 
     /// <summary>The metrics of <see cref="BestEpoch"/>, or null.</summary>
     public EpochMetrics? Best => BestEpoch > 0 ? History[BestEpoch - 1] : null;
+
+    /// <summary>A result as it was recorded (for example read back from a run's files).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bestEpoch"/> is not 0 or an epoch of the history.</exception>
+    public static TrainResult Restore(IEnumerable<EpochMetrics> history, int bestEpoch, bool diverged, IEnumerable<float>? stepLosses = null)
+    {
+        var result = new TrainResult();
+        result.History.AddRange(history);
+        if (bestEpoch < 0 || bestEpoch > result.History.Count) throw new ArgumentOutOfRangeException(nameof(bestEpoch));
+        result.BestEpoch = bestEpoch;
+        result.Diverged = diverged;
+        if (stepLosses is not null) result.StepLosses.AddRange(stepLosses);
+        return result;
+    }
 }
 
 /// <summary>

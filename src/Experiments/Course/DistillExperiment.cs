@@ -17,7 +17,7 @@ namespace GpuNet.Experiments;
 /// a learned linear projection of its hidden layer and the teacher's last hidden layer), and with Hinton's soft targets
 /// added. Compares test accuracy (mean and spread over the seeds), parameter count and inference time per image.
 /// </summary>
-public sealed class DistillExperiment : IExperiment
+public sealed class DistillExperiment : ISelfRunExperiment
 {
     /// <summary>The teacher: 784-512-512-10 ReLU with dropout 0.3 after each hidden layer.</summary>
     public static readonly MlpSpec Teacher = new([512, 512], Dropout: 0.3f);

@@ -18,7 +18,7 @@ namespace GpuNet.Experiments;
 /// nearest training images of every test image (and of a training subset, each without itself) are found once per
 /// metric and every k votes from those lists. The report reads the bias/variance trade-off off the error curves.
 /// </summary>
-public sealed class KnnExperiment : IExperiment
+public sealed class KnnExperiment : ISelfRunExperiment
 {
     /// <summary>The k values of the sweep.</summary>
     public static readonly int[] KValues = [1, 3, 5, 7, 9, 15, 25, 51, 101, 201];

@@ -27,13 +27,20 @@ public sealed class AllExperiment : IExperiment
         public bool Ok => ExitCode == Cli.ExitOk && Error is null;
     }
 
-    /// <inheritdoc />
-    public int Run(RunOptions options, RunConsole console)
+    /// <summary>
+    /// Runs (or, with <paramref name="reportOnly"/>, only reports) every experiment with one engine: the device is opened
+    /// and the data loaded once, and the runs go to one store, <c>OUT/runs</c>, so a run that several experiments plan
+    /// (the overfitting baseline of overfit, augment, regularize and combo) is fitted once. With <c>--shard</c> each
+    /// experiment fits its shard of its runs and no report is written.
+    /// </summary>
+    public int Run(RunOptions options, RunConsole console, bool reportOnly)
     {
         var folder = new RunFolder(options.OutDir);
         var experiments = ExperimentRegistry.All;
         var clock = Stopwatch.StartNew();
         var entries = new List<Entry>();
+        var store = Engine.ExperimentRunner.StoreFor(options.OutDir);
+        using var engine = new Engine.ExperimentEngine(options.Device, options.DataDir, store, console, fits: !reportOnly);
         for (int i = 0; i < experiments.Count; i++)
         {
             var experiment = experiments[i];
@@ -41,24 +48,50 @@ public sealed class AllExperiment : IExperiment
             console.WriteLine($"== [{i + 1}/{experiments.Count}] {experiment.Name}: {experiment.Summary}");
             console.BeginExperiment();
             var watch = Stopwatch.StartNew();
-            int code;
+            int code = Cli.ExitOk;
             string? error = null;
             try
             {
-                code = experiment.Run(sub, console);
+                switch (experiment)
+                {
+                    case ICourseExperiment course when reportOnly:
+                        var missing = engine.Missing(course, sub with { Shard = null });
+                        if (missing.Count > 0) error = $"{missing.Count} runs are not finished, for example {missing[0]}";
+                        else engine.Report(course, sub with { Shard = null });
+                        break;
+                    case ICourseExperiment course:
+                        error = engine.Run([(course, sub)], options.Shard)[0];
+                        break;
+                    case ISelfRunExperiment self when reportOnly || options.Shard is { Index: > 0 }:
+                        // It runs in one piece, in the first shard only.
+                        if (!File.Exists(Path.Combine(sub.OutDir, "summary.json"))) error = "not run yet (it runs in one piece with `gpunet run`, or in shard 0)";
+                        break;
+                    case ISelfRunExperiment self:
+                        code = self.Run(sub with { Shard = null, Seeds = null }, console);
+                        break;
+                }
             }
             catch (Exception e) when (e is not UsageException and not DeviceNotAvailableException)
             {
                 // The same device and data would fail the rest as well; anything else is this experiment's own failure.
-                code = Cli.ExitFailure;
                 error = $"{e.GetType().Name}: {e.Message}";
+            }
+            if (error is not null)
+            {
+                code = Cli.ExitFailure;
                 console.WriteLine($"{experiment.Name} failed: {error}");
             }
             watch.Stop();
-            string keys = code == Cli.ExitOk && error is null ? ReadKeyNumbers(experiment, sub.OutDir) : "-";
+            string keys = code == Cli.ExitOk && options.Shard is null ? ReadKeyNumbers(experiment, sub.OutDir) : "-";
             entries.Add(new Entry(experiment, code, watch.Elapsed.TotalSeconds, keys, error));
         }
         double total = clock.Elapsed.TotalSeconds;
+        if (options.Shard is { } shard)
+        {
+            console.WriteLine($"all: shard {shard} done in {RunFiles.Duration(total)}; when every shard is, write the reports with " +
+                $"`gpunet report all --out {options.OutDir} {options.Arguments()}`.");
+            return entries.All(e => e.Ok) ? Cli.ExitOk : Cli.ExitFailure;
+        }
         Write(folder, options, entries, total);
         console.WriteLine($"all: {entries.Count(e => e.Ok)} of {entries.Count} experiments done in {RunFiles.Duration(total)}; index: {folder.File("report.md")}");
         return entries.All(e => e.Ok) ? Cli.ExitOk : Cli.ExitFailure;

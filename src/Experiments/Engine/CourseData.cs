@@ -12,27 +12,61 @@ public sealed class CourseData : IDisposable
     /// <summary>The batch size of evaluation loaders: large, since evaluation keeps no activations for a backward pass.</summary>
     public const int EvalBatch = 1000;
 
-    private CourseData(Device device, string directory, FashionMnistData data, int seed)
+    private readonly bool _ownsImages;
+
+    private CourseData(Device device, string directory, ImageSet trainSet, ImageSet testSet, DeviceImages train, DeviceImages test,
+        string hash, int seed, bool ownsImages)
     {
         Device = device;
         Directory = directory;
         Seed = seed;
-        TrainSet = data.Train;
-        TestSet = data.Test;
-        ValidationCount = ValidationSize(data.Train.Count);
-        (TrainSplit, ValidationSplit) = DataSplit.Stratified(data.Train.Labels, data.Train.Classes, ValidationCount, (ulong)seed);
-        Train = DeviceImages.Upload(device, data.Train);
+        TrainSet = trainSet;
+        TestSet = testSet;
+        Train = train;
+        Test = test;
+        Hash = hash;
+        _ownsImages = ownsImages;
+        ValidationCount = ValidationSize(trainSet.Count);
+        (TrainSplit, ValidationSplit) = DataSplit.Stratified(trainSet.Labels, trainSet.Classes, ValidationCount, (ulong)seed);
+        TestIndices = Enumerable.Range(0, testSet.Count).ToArray();
+    }
+
+    private static CourseData Upload(Device device, string directory, FashionMnistData data, int seed)
+    {
+        string hash = HashOf(data);
+        var train = DeviceImages.Upload(device, data.Train);
         try
         {
-            Test = DeviceImages.Upload(device, data.Test);
+            var test = DeviceImages.Upload(device, data.Test);
+            return new CourseData(device, directory, data.Train, data.Test, train, test, hash, seed, ownsImages: true);
         }
         catch
         {
-            Train.Dispose();
+            train.Dispose();
             throw;
         }
-        TestIndices = Enumerable.Range(0, data.Test.Count).ToArray();
     }
+
+    /// <summary>
+    /// The same images (not copied: they stay on the device once) split with another seed. The view does not own the
+    /// images; dispose only the data it was made from.
+    /// </summary>
+    public CourseData WithSeed(int seed) => new(Device, Directory, TrainSet, TestSet, Train, Test, Hash, seed, ownsImages: false);
+
+    // SHA-256 of the four arrays with their lengths, so a run's hash changes when its data does.
+    private static string HashOf(FashionMnistData data)
+    {
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var bytes in new[] { data.Train.Pixels, data.Train.Labels, data.Test.Pixels, data.Test.Labels })
+        {
+            sha.AppendData(BitConverter.GetBytes((long)bytes.Length));
+            sha.AppendData(bytes);
+        }
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    /// <summary>The SHA-256 of the training and test images and labels (hex).</summary>
+    public string Hash { get; }
 
     /// <summary>The size of the validation split for a training set of <paramref name="trainCount"/> images.</summary>
     public static int ValidationSize(int trainCount) => Math.Min(DataSplit.DefaultValidation, trainCount / 10);
@@ -42,7 +76,7 @@ public sealed class CourseData : IDisposable
     {
         string dir = Path.GetFullPath(directory ?? FashionMnist.DefaultDirectory);
         var data = FashionMnist.Load(dir, new Lines(console));
-        return new CourseData(device, dir, data, seed);
+        return Upload(device, dir, data, seed);
     }
 
     private sealed class Lines(RunConsole console) : IProgress<string>
@@ -113,6 +147,7 @@ public sealed class CourseData : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        if (!_ownsImages) return;
         Train.Dispose();
         Test.Dispose();
     }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using GpuNet.Experiments.Engine;
 using GpuNet.Experiments.Training;
 using GpuNet.Nn;
 
@@ -61,6 +62,17 @@ public static class OverfitSetup
 
     /// <summary>The configuration of one run of the setup: <paramref name="augment"/>, <paramref name="regularization"/> and
     /// <paramref name="dropout"/> are the cure (all off for the overfitting run).</summary>
+    public static TrainingConfig Config(ExperimentContext run, int seed, string name, string augment = "none", Regularization? regularization = null, float dropout = 0)
+    {
+        var data = run.Data(seed);
+        bool quick = run.Quick;
+        int[] train = data.Subset(data.TrainSplit, quick ? QuickTrainImages : TrainImages, 2);
+        int[] validation = data.Subset(data.ValidationSplit, quick ? QuickValidationImages : ValidationImages, 3);
+        return new TrainingConfig(name, new MlpSpec(Hidden, dropout), LearningRate, Momentum, BatchSize, run.Epochs(Epochs, QuickEpochs), Cosine: false,
+            augment, regularization ?? Regularization.None, train, validation, seed);
+    }
+
+    /// <summary>The configuration of one run of the setup for an experiment not yet on the engine (the run's one seed).</summary>
     public static TrainingConfig Config(CourseRun run, string name, string augment = "none", Regularization? regularization = null, float dropout = 0)
     {
         var data = run.Data;

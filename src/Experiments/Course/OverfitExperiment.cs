@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
+using GpuNet.Experiments.Engine;
 using GpuNet.Experiments.Reporting;
 using GpuNet.Experiments.Training;
 using GpuNet.Training;
@@ -9,9 +10,9 @@ namespace GpuNet.Experiments;
 
 /// <summary>
 /// <c>gpunet run overfit</c>: the <see cref="OverfitSetup"/> (more capacity, a small training subset, no regularisation,
-/// long training) trained once, with train and test loss per epoch and a report that finds where the gap opens.
+/// long training) trained with each seed, with train and test loss per epoch and a report that finds where the gap opens.
 /// </summary>
-public sealed class OverfitExperiment : IExperiment
+public sealed class OverfitExperiment : ICourseExperiment
 {
     /// <inheritdoc />
     public string Name => "overfit";
@@ -26,40 +27,65 @@ public sealed class OverfitExperiment : IExperiment
         $"{RunFiles.F4(Summaries.Number(summary, "overfitting.final_train_loss") ?? double.NaN)}; selected model {RunFiles.Pct(Summaries.Number(summary, "test_accuracy") ?? double.NaN)}, " +
         $"best epoch {RunFiles.Pct(Summaries.Number(summary, "peak_test_accuracy") ?? double.NaN)}");
 
+    /// <summary>Seeds by default: the experiment compares nothing, so one is enough to show the curves part; more give
+    /// the spread of every figure.</summary>
+    public int DefaultSeeds => 1;
+
     /// <inheritdoc />
-    public int Run(RunOptions options, RunConsole console)
+    public IReadOnlyList<PlannedRun> Plan(ExperimentContext context) =>
+        context.Seeds.Select(seed => (PlannedRun)new TrainingPlan(OverfitSetup.Config(context, seed, "overfit"))).ToList();
+
+    /// <inheritdoc />
+    public void Analyse(ExperimentContext context, RunSet runs)
     {
-        using var run = CourseRun.Open(Name, options, console);
-        var config = OverfitSetup.Config(run, "overfit");
-        run.WriteConfig(Name, OverfitSetup.Settings(config));
-        using var outcome = TrainingRun.Fit(run.Data, config, console);
-        RunFiles.WriteMetrics(run.Folder, [outcome]);
-        string checkpoint = RunFiles.SaveCheckpoint(run.Folder, outcome, Name, run.Data);
+        var all = runs.Trained("overfit");
+        var outcome = all[0];
+        var folder = context.Folder;
+        context.WriteConfig(OverfitSetup.Settings(outcome.Config));
+        RunFiles.WriteMetrics(folder, all);
+        string checkpoint = RunFiles.CopyCheckpoint(folder, outcome);
         var gap = Gap.Of(outcome);
 
-        Plots.Lines(run.Folder.File("loss.png"), "Overfitting: train vs test loss", "epoch", "cross-entropy (nats)",
+        Plots.Lines(folder.File("loss.png"), "Overfitting: train vs test loss", "epoch", "cross-entropy (nats)",
             RunFiles.LossCurves(outcome, "overfit"), markers: [(gap.MinTestLossEpoch, $"lowest test loss (epoch {gap.MinTestLossEpoch})")]);
-        Plots.Lines(run.Folder.File("accuracy.png"), "Overfitting: train vs test accuracy", "epoch", "accuracy (%)",
+        Plots.Lines(folder.File("accuracy.png"), "Overfitting: train vs test accuracy", "epoch", "accuracy (%)",
             RunFiles.LossCurves(outcome, "overfit", accuracy: true, validation: true),
             markers: [(outcome.Result.BestEpoch, $"best validation epoch ({outcome.Result.BestEpoch})")]);
 
         var summary = RunFiles.ModelSummary(outcome, checkpoint);
         summary["overfitting"] = gap.ToJson();
-        run.Folder.WriteJson("summary.json", summary);
-        console.WriteLine(gap.Sentence());
-        console.WriteLine($"selected epoch {outcome.Result.BestEpoch} (best validation): test {RunFiles.Pct(outcome.TestAccuracy)}; " +
+        var seeds = SeedFigures(all);
+        summary["over_seeds"] = new JsonObject(seeds.Select(f => KeyValuePair.Create(f.Key, (JsonNode?)f.Value.ToJson())));
+        folder.WriteJson("summary.json", summary);
+        context.Console.WriteLine(gap.Sentence());
+        context.Console.WriteLine($"selected epoch {outcome.Result.BestEpoch} (best validation): test {RunFiles.Pct(outcome.TestAccuracy)}; " +
             $"best test accuracy of any epoch {RunFiles.Pct(outcome.PeakTestAccuracy)}");
-        run.Finish(Report(run, outcome, gap));
-        return Cli.ExitOk;
+        context.Finish(Report(context, outcome, gap, seeds));
     }
 
-    private static string Report(CourseRun run, RunOutcome o, Gap gap)
+    // The figures of every seed's run, for the spread: selected test accuracy, the epoch and value of the lowest test loss,
+    // and the final gap.
+    private static Dictionary<string, Estimate> SeedFigures(IReadOnlyList<TrainedRun> all)
+    {
+        var seeds = all.Select(r => r.Seed).ToList();
+        var gaps = all.Select(Gap.Of).ToList();
+        return new Dictionary<string, Estimate>
+        {
+            ["test_accuracy"] = Estimate.Of(seeds, all.Select(r => r.TestAccuracy)),
+            ["min_test_loss_epoch"] = Estimate.Of(seeds, gaps.Select(g => (double)g.MinTestLossEpoch)),
+            ["min_test_loss"] = Estimate.Of(seeds, gaps.Select(g => g.MinTestLoss)),
+            ["final_test_loss"] = Estimate.Of(seeds, gaps.Select(g => g.FinalTestLoss)),
+            ["final_gap"] = Estimate.Of(seeds, gaps.Select(g => g.FinalTestLoss - g.FinalTrainLoss)),
+        };
+    }
+
+    private static string Report(ExperimentContext run, TrainedRun o, Gap gap, Dictionary<string, Estimate> seeds)
     {
         var c = o.Config;
         var text = new StringBuilder();
         text.AppendLine("# Overfitting");
         text.AppendLine();
-        text.AppendLine(OverfitSetup.Describe(c, o.Model.ParameterCount, o.TestCount));
+        text.AppendLine(OverfitSetup.Describe(c, o.ParameterCount, o.TestCount));
         text.AppendLine();
         text.AppendLine("![train vs test loss](loss.png)");
         text.AppendLine();
@@ -75,7 +101,7 @@ public sealed class OverfitExperiment : IExperiment
         text.AppendLine();
         double accAtMin = o.Result.History[gap.MinTestLossEpoch - 1].TestAccuracy, accEnd = o.Result.History[^1].TestAccuracy;
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"The network has {o.Model.ParameterCount:N0} parameters, about {o.Model.ParameterCount / (double)c.Train.Length:N0} per training image, " +
+            $"The network has {o.ParameterCount:N0} parameters, about {o.ParameterCount / (double)c.Train.Length:N0} per training image, " +
             $"and nothing limits what it does with them: no penalty on the weights, no dropout, no new views of the images, and a constant " +
             $"learning rate for {c.Epochs} epochs. Cross-entropy keeps rewarding more confident answers on the training images even after " +
             $"they are classified right, so the weights keep growing to push the logits apart. That fits the particular " +
@@ -91,6 +117,22 @@ public sealed class OverfitExperiment : IExperiment
             $"the best any epoch reaches is {RunFiles.Pct(o.PeakTestAccuracy)} (epoch {gap.PeakTestEpoch}), a number one could only pick by " +
             $"looking at the test set. `augment`, `regularize` and `combo` start from this setup and try to do better."));
         text.AppendLine();
+        if (seeds["test_accuracy"].N > 1)
+        {
+            text.AppendLine("## Over seeds");
+            text.AppendLine();
+            text.AppendLine($"The curves above are seed {o.Seed}'s. The same setup with each seed of the sweep (its own initialisation, " +
+                "subset, validation split and batch order) gives, as mean with the 95% interval of the mean:");
+            text.AppendLine();
+            text.Append(RunFiles.Table(["figure", "mean (95% CI)", "per seed"], [
+                ["selected test accuracy", seeds["test_accuracy"].Describe(RunFiles.Pct), RunFiles.PerSeed(seeds["test_accuracy"], RunFiles.Pct)],
+                ["epoch of the lowest test loss", seeds["min_test_loss_epoch"].Describe(v => v.ToString("F1", CultureInfo.InvariantCulture)), RunFiles.PerSeed(seeds["min_test_loss_epoch"], v => v.ToString("F0", CultureInfo.InvariantCulture))],
+                ["lowest test loss", seeds["min_test_loss"].Describe(RunFiles.F4), RunFiles.PerSeed(seeds["min_test_loss"], RunFiles.F4)],
+                ["final test loss", seeds["final_test_loss"].Describe(RunFiles.F4), RunFiles.PerSeed(seeds["final_test_loss"], RunFiles.F4)],
+                ["final gap (test - train loss)", seeds["final_gap"].Describe(RunFiles.F4), RunFiles.PerSeed(seeds["final_gap"], RunFiles.F4)],
+            ], "lll"));
+            text.AppendLine();
+        }
         text.AppendLine(RunFiles.CheckpointSection(o));
         text.AppendLine(run.Footer());
         return text.ToString();
@@ -110,7 +152,7 @@ public sealed record Gap(int MinTestLossEpoch, double MinTestLoss, double FinalT
     int PeakTestEpoch, int FullTrainEpoch, int FinalEpoch)
 {
     /// <summary>The gap numbers of <paramref name="o"/>.</summary>
-    public static Gap Of(RunOutcome o)
+    public static Gap Of(TrainedRun o)
     {
         var h = o.Result.History;
         var min = h.MinBy(m => m.TestLoss)!;
@@ -138,7 +180,7 @@ public sealed record Gap(int MinTestLossEpoch, double MinTestLoss, double FinalT
         $"at epoch {FinalEpoch} while train loss falls from {TrainLossAtMin:F4} to {FinalTrainLoss:F4}");
 
     /// <summary>The paragraph that explains the curves.</summary>
-    public string Explanation(RunOutcome o)
+    public string Explanation(TrainedRun o)
     {
         var text = new StringBuilder();
         text.Append(string.Create(CultureInfo.InvariantCulture,
@@ -164,7 +206,7 @@ public sealed record Gap(int MinTestLossEpoch, double MinTestLoss, double FinalT
     }
 
     /// <summary>A table of the curves at a few epochs: the first, the lowest test loss, the best validation, the last.</summary>
-    public string Table(RunOutcome o)
+    public string Table(TrainedRun o)
     {
         var h = o.Result.History;
         var rows = new SortedDictionary<int, string>

@@ -9,7 +9,7 @@ namespace GpuNet.Experiments;
 /// <c>gpunet run dropout-table</c>: standard vs inverted dropout on the course's 4x4 layer output and mask, computed by
 /// the dropout kernels with the given mask (1 marks a kept unit), in training and at test time.
 /// </summary>
-public sealed class DropoutTable : IExperiment
+public sealed class DropoutTable : ISelfRunExperiment
 {
     /// <summary>The layer output of the exercise.</summary>
     public static readonly float[,] Output =

@@ -12,7 +12,7 @@ namespace GpuNet.Experiments;
 /// ranked by validation accuracy; the best one's test accuracy is reported against the overfitting run's (which is the
 /// grid's all-off cell).
 /// </summary>
-public sealed class ComboExperiment : IExperiment
+public sealed class ComboExperiment : ISelfRunExperiment
 {
     /// <summary>The augmentation levels: none, and <see cref="OverfitSetup.Augmentation"/>.</summary>
     public static readonly string[] Augmentations = ["none", OverfitSetup.Augmentation];

@@ -15,7 +15,7 @@ namespace GpuNet.Experiments;
 /// the L1 and L2 runs of matched validation accuracy compared: exact zeros, near-zero weights, first-layer histograms and
 /// weight maps.
 /// </summary>
-public sealed class L1VsL2Experiment : IExperiment
+public sealed class L1VsL2Experiment : ISelfRunExperiment
 {
     /// <summary>The L1 strengths of the MLP sweep (applied by soft-thresholding by <c>lr·λ</c> after every SGD step).</summary>
     public static readonly double[] L1Strengths = [5e-5, 1e-4, 2e-4, 5e-4, 1e-3];

@@ -13,7 +13,7 @@ namespace GpuNet.Experiments;
 /// split, the epoch chosen by validation accuracy, its test accuracy reported, and its predictions on the first 16 test
 /// images shown beside their labels.
 /// </summary>
-public sealed class MlpExperiment : IExperiment
+public sealed class MlpExperiment : ISelfRunExperiment
 {
     /// <summary>The network.</summary>
     public static readonly MlpSpec Model = new([256, 128]);

@@ -12,7 +12,7 @@ namespace GpuNet.Experiments;
 /// each at three strengths, beside the unpenalised run: test accuracy by strength, the curves of every run, and how many
 /// weights each penalty leaves near zero (<c>|w| &lt; 1e-3</c>).
 /// </summary>
-public sealed class RegularizeExperiment : IExperiment
+public sealed class RegularizeExperiment : ISelfRunExperiment
 {
     /// <summary>The L2 strengths (PyTorch's <c>weight_decay</c>).</summary>
     public static readonly double[] L2Strengths = [1e-4, 1e-3, 1e-2];

@@ -13,7 +13,7 @@ namespace GpuNet.Experiments;
 /// step (smoothed) and of every epoch, marks each run by simple rules on its curves (divergent, too slow, oscillating,
 /// good) and says which rate suits each optimizer.
 /// </summary>
-public sealed class OptimizersExperiment : IExperiment
+public sealed class OptimizersExperiment : ISelfRunExperiment
 {
     /// <summary>The learning rates every optimizer is tried at.</summary>
     public static readonly double[] LearningRates = [0.001, 0.01, 0.1, 1];

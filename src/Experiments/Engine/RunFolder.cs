@@ -1,0 +1,59 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using GpuNet.Experiments.Reporting;
+
+namespace GpuNet.Experiments;
+
+/// <summary>A run's output folder: config.json, summary.json, metrics.csv, plots and report.md.</summary>
+public sealed class RunFolder
+{
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    /// <summary>Creates (or reuses) the folder.</summary>
+    public RunFolder(string path)
+    {
+        Path = System.IO.Path.GetFullPath(path);
+        Directory.CreateDirectory(Path);
+    }
+
+    /// <summary>The folder's full path.</summary>
+    public string Path { get; }
+
+    /// <summary>The full path of a file in the folder.</summary>
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    /// <summary>Writes a JSON document, indented, atomically (temporary file, then rename).</summary>
+    public void WriteJson(string name, JsonNode node) => WriteText(name, node.ToJsonString(Indented) + "\n");
+
+    /// <summary>Writes a text file atomically (temporary file, then rename).</summary>
+    public void WriteText(string name, string text)
+    {
+        string target = File(name);
+        string temp = target + ".tmp";
+        System.IO.File.WriteAllText(temp, text);
+        System.IO.File.Move(temp, target, overwrite: true);
+    }
+
+    /// <summary>The config.json every run writes: what is needed to run it again.</summary>
+    public void WriteConfig(string experiment, RunOptions options, Device device, JsonObject? extra = null)
+    {
+        var config = new JsonObject
+        {
+            ["experiment"] = experiment,
+            ["device"] = device.Spec,
+            ["device_name"] = device.Name,
+            ["seed"] = options.Seed,
+            ["epochs"] = options.Epochs,
+            ["quick"] = options.Quick,
+            ["command"] = $"gpunet run {experiment} --device {device.Spec} --seed {options.Seed}"
+                + (options.Epochs is { } e ? $" --epochs {e}" : "") + (options.Quick ? " --quick" : ""),
+        };
+        if (extra is not null)
+            foreach (var (key, value) in extra.ToList())
+            {
+                extra.Remove(key);
+                config[key] = value;
+            }
+        WriteJson("config.json", config);
+    }
+}
