@@ -125,6 +125,42 @@ public static class Cli
             return RunConsole.Run(stdout, console => ExperimentRunner.Report(ExperimentRegistry.Get(name), options, console));
         });
         root.Subcommands.Add(report);
+
+        var slurmExperiment = new Argument<string>("experiment") { Description = "The experiment to sweep: " + string.Join(", ", ExperimentRegistry.Names) + "." };
+        slurmExperiment.AcceptOnlyFromAmong(ExperimentRegistry.Names.ToArray());
+        var shards = new Option<int>("--shards") { Description = "Array tasks: task i fits shard i/n of the runs.", DefaultValueFactory = _ => 4 };
+        var partition = new Option<string?>("--partition") { Description = "The Slurm partition (default: the cluster's)." };
+        var gpus = new Option<int?>("--gpus-per-task") { Description = "GPUs per array task (default: none)." };
+        var time = new Option<string?>("--time") { Description = "Time limit per task in Slurm's notation, for example 2:00:00." };
+        var submit = new Option<bool>("--submit") { Description = "Submit the array and the report job (sbatch) and print their job ids." };
+        var slurm = new Command("slurm", "Write a Slurm job array (task i runs `gpunet run NAME --shard i/n`) and a report job that runs when all tasks succeed; print them, and with --submit submit them.")
+        {
+            slurmExperiment, device, seed, seeds, epochs, quick, output, dataDir, shards, partition, gpus, time, submit,
+        };
+        slurm.SetAction(parse =>
+        {
+            string name = parse.GetValue(slurmExperiment)!;
+            var options = Options(parse, name);
+            if (options.Shard is not null) throw new UsageException("slurm takes --shards n, not --shard.");
+            int n = parse.GetValue(shards);
+            if (n is < 1 or > 10_000) throw new UsageException($"--shards must be in 1..10000; got {n}.");
+            if (parse.GetValue(gpus) is <= 0) throw new UsageException("--gpus-per-task must be positive.");
+            var request = new SlurmRequest(n, parse.GetValue(partition), parse.GetValue(gpus), parse.GetValue(time));
+            var (arrayScript, reportScript) = SlurmScripts.Write(name, options, request, SlurmScripts.CurrentCommand());
+            stdout.WriteLine($"# {arrayScript}");
+            stdout.Write(File.ReadAllText(arrayScript));
+            stdout.WriteLine($"# {reportScript}");
+            stdout.Write(File.ReadAllText(reportScript));
+            if (!parse.GetValue(submit))
+            {
+                stdout.WriteLine($"submit with: jid=$(sbatch --parsable {arrayScript}) && sbatch --dependency=afterok:$jid {reportScript}");
+                return ExitOk;
+            }
+            var (arrayJob, reportJob) = SlurmScripts.Submit(arrayScript, reportScript);
+            stdout.WriteLine($"submitted array job {arrayJob} ({n} tasks) and report job {reportJob} (after all succeed)");
+            return ExitOk;
+        });
+        root.Subcommands.Add(slurm);
         root.Subcommands.Add(EvalCommand.Build(stdout, DataOption));
 
         var bench = new Command("bench", "Quick timings (for quoted numbers use bench/ and bench/peers).");

@@ -180,8 +180,25 @@ public sealed class ExperimentEngine : IDisposable
             ["identity"] = run.Identity(),
         };
         Store.FitIfNeeded(run, hash, config, folder =>
-            run.Fit(new RunContext(context.Name, folder, Device, data, Console, required => Require(context, required))));
+        {
+            CrashIfAsked();
+            run.Fit(new RunContext(context.Name, folder, Device, data, Console, required => Require(context, required)));
+        });
+        _fitted++;
         return run.Read(Store.PathOf(run));
+    }
+
+    private int _fitted;
+
+    /// <summary>
+    /// Fault injection for the resume test: with <c>GPUNET_CRASH_AFTER_RUNS=N</c> the process kills itself (SIGKILL: no
+    /// finally block, no flush) once N runs are fitted and the next one has begun, leaving its half-made folder behind,
+    /// as a killed job would.
+    /// </summary>
+    private void CrashIfAsked()
+    {
+        if (int.TryParse(Environment.GetEnvironmentVariable("GPUNET_CRASH_AFTER_RUNS"), out int n) && _fitted == n)
+            System.Diagnostics.Process.GetCurrentProcess().Kill();
     }
 
     private FinishedRun Require(ExperimentContext context, PlannedRun run)
