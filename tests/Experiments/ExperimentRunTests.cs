@@ -212,46 +212,79 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
         Assert.Equal(["teacher", "student", "feature", "feature+soft"], models.Select(p => p.Key));
         long teacherParams = models["teacher"]!["parameters"]!.GetValue<long>();
         Assert.Equal(784L * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10, teacherParams);
-        foreach (string key in new[] { "student", "feature", "feature+soft" })
+        foreach (string key in new[] { "teacher", "student", "feature", "feature+soft" })
         {
             var m = models[key]!;
+            var accuracy = m["test_accuracy"]!;
+            var values = accuracy["values"]!.AsArray().Select(a => a!.GetValue<double>()).ToArray();
+            Assert.Equal([42, 43, 44], accuracy["seeds"]!.AsArray().Select(a => a!.GetValue<int>()));
+            Assert.All(values, a => Assert.InRange(a, 0, 1));
+            Assert.Equal(values.Average(), accuracy["mean"]!.GetValue<double>(), 12);
+            Assert.True(accuracy["std"]!.GetValue<double>() >= 0);
+            Assert.Equal(2, accuracy["ci95"]!.AsArray().Count);
+            // Wall times stay out of the summary.
+            Assert.Null(m["microseconds_per_image"]);
+            if (key == "teacher") continue;
             // The student's count excludes the training-only projection.
             Assert.Equal(784L * 32 + 32 + 32 * 10 + 10, m["parameters"]!.GetValue<long>());
-            var accuracies = m["test_accuracy"]!.AsArray().Select(a => a!.GetValue<double>()).ToArray();
-            Assert.Equal(3, accuracies.Length);
-            Assert.Equal([42, 43, 44], m["seeds"]!.AsArray().Select(a => a!.GetValue<int>()));
-            Assert.All(accuracies, a => Assert.InRange(a, 0, 1));
-            Assert.Equal(accuracies.Average(), m["test_accuracy_mean"]!.GetValue<double>(), 12);
-            Assert.True(m["test_accuracy_std"]!.GetValue<double>() >= 0);
-            Assert.Equal(accuracies.Min(), m["test_accuracy_min"]!.GetValue<double>());
-            Assert.Equal(accuracies.Max(), m["test_accuracy_max"]!.GetValue<double>());
-            Assert.True(m["microseconds_per_image"]!.GetValue<double>() > 0);
         }
-        Assert.Equal([42, 43, 44], models["teacher"]!["seeds"]!.AsArray().Select(a => a!.GetValue<int>()));
-        Assert.Equal(3, models["teacher"]!["test_accuracy"]!.AsArray().Count);
-        Assert.True(models["teacher"]!["microseconds_per_image"]!.GetValue<double>() > 0);
         Assert.Equal(32L * 512 + 512, summary["projection_parameters"]!.GetValue<long>());
         foreach (string key in new[] { "feature", "feature+soft" })
         {
-            var gain = summary["gain_over_student_alone"]![key]!;
-            Assert.Equal(models[key]!["test_accuracy_mean"]!.GetValue<double>() - models["student"]!["test_accuracy_mean"]!.GetValue<double>(),
-                gain["mean_difference"]!.GetValue<double>(), 12);
-            Assert.Equal(3, gain["paired_differences"]!.AsArray().Count);
-            Assert.All(models[key]!["final_feature_loss"]!.AsArray(), v => Assert.True(v!.GetValue<double>() > 0));
+            var gain = summary["gain_over_student_alone"]![key]!["test_accuracy"]!;
+            Assert.Equal(models[key]!["test_accuracy"]!["mean"]!.GetValue<double>() - models["student"]!["test_accuracy"]!["mean"]!.GetValue<double>(),
+                gain["mean"]!.GetValue<double>(), 12);
+            Assert.Equal(3, gain["values"]!.AsArray().Count);
+            Assert.All(models[key]!["final_feature_loss"]!["values"]!.AsArray(), v => Assert.True(v!.GetValue<double>() > 0));
         }
-        Assert.All(models["feature+soft"]!["final_soft_loss"]!.AsArray(), v => Assert.True(v!.GetValue<double>() > 0));
-        // The reported model (and checkpoint) is the features-distilled student of the run's seed.
-        Assert.Equal("feature seed=42", summary["reported"]!.GetValue<string>());
-        Assert.Equal(models["feature"]!["test_accuracy"]![0]!.GetValue<double>(), summary["test_accuracy"]!.GetValue<double>());
+        Assert.All(models["feature+soft"]!["final_soft_loss"]!["values"]!.AsArray(), v => Assert.True(v!.GetValue<double>() > 0));
+        // The reported model (and checkpoint) is the features-distilled student of the first seed.
+        Assert.Equal("feature-s42", summary["reported"]!.GetValue<string>());
+        Assert.Equal(models["feature"]!["test_accuracy"]!["values"]![0]!.GetValue<double>(), summary["test_accuracy"]!.GetValue<double>());
+        // Every run's inference time is in timing.json.
+        var times = Json(run.Dir, "timing.json")["microseconds_per_image"]!.AsObject();
+        Assert.Equal(12, times.Count);
+        Assert.All(times, t => Assert.True(t.Value!.GetValue<double>() > 0, t.Key));
         // metrics.csv: three teacher and nine student runs; loss_terms.csv: the six distilled runs.
-        var runs = File.ReadAllLines(Path.Combine(run.Dir, "metrics.csv")).Skip(1).Select(r => r.Split(',')[0]).Distinct().ToList();
+        var runs = File.ReadAllLines(Path.Combine(run.Dir, "metrics.csv")).Skip(1).Select(r => string.Join(",", r.Split(',')[..2])).Distinct().ToList();
         Assert.Equal(12, runs.Count);
         var terms = File.ReadAllLines(Path.Combine(run.Dir, "loss_terms.csv"));
-        Assert.Equal("run,epoch,feature_mse,feature_loss,soft_loss", terms[0]);
-        Assert.Equal(6, terms.Skip(1).Select(r => r.Split(',')[0]).Distinct().Count());
+        Assert.Equal("run,seed,epoch,feature_mse,feature_loss,soft_loss", terms[0]);
+        Assert.Equal(6, terms.Skip(1).Select(r => string.Join(",", r.Split(',')[..2])).Distinct().Count());
         string report = File.ReadAllText(Path.Combine(run.Dir, "report.md"));
         Assert.Contains("| teacher |", report);
         Assert.Contains("µs / image", report);
+    }
+
+    [Fact]
+    public void Distill_with_two_seeds_fits_a_teacher_and_three_students_per_seed_and_calls_a_difference_only_by_its_interval()
+    {
+        var run = tiny.Run("distill", seeds: 2);
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        foreach (int seed in new[] { 42, 43 })
+            foreach (string key in new[] { "teacher", "student", "feature", "feature-soft" })
+                Assert.True(File.Exists(Path.Combine(run.Dir, "runs", $"{key}-s{seed}", "summary.json")), $"{key}-s{seed}");
+        // A distilled student names its seed's teacher in its identity, so a changed teacher refits it.
+        var identity = Json(Path.Combine(run.Dir, "runs", "feature-s43"), "config.json")["identity"]!["extra"]!;
+        Assert.Equal("teacher-s43", identity["teacher_run"]!.GetValue<string>());
+        Assert.Equal(43, identity["teacher"]!["seed"]!.GetValue<int>());
+
+        var summary = Json(run.Dir, "summary.json");
+        string report = File.ReadAllText(Path.Combine(run.Dir, "report.md"));
+        foreach (string key in new[] { "feature", "feature+soft" })
+        {
+            var gain = summary["gain_over_student_alone"]![key]!;
+            var interval = gain["test_accuracy"]!["ci95"]!.AsArray().Select(v => v!.GetValue<double>()).ToArray();
+            Assert.Equal(2, interval.Length);
+            Assert.Equal([42, 43], gain["test_accuracy"]!["seeds"]!.AsArray().Select(s => s!.GetValue<int>()));
+            string expected = interval[0] > 0 ? "a gain" : interval[1] < 0 ? "a loss" : "within noise";
+            string verdict = gain["verdict"]!.GetValue<string>();
+            Assert.Equal(expected, verdict);
+            string label = key == "feature" ? "distilled: features" : "distilled: features + soft targets";
+            var line = report.Split('\n').Single(l => l.StartsWith($"- **{label}** minus student alone", StringComparison.Ordinal));
+            Assert.Contains("95% CI", line);
+            Assert.Contains(verdict, line);
+        }
     }
 
     [Theory]

@@ -42,14 +42,20 @@ public sealed partial class KnnExperimentTests(TinyFashion tiny) : IClassFixture
                 // The classes are bars at different places: a few neighbours classify them almost perfectly.
                 Assert.True(line[2]!["test_error"]!.GetValue<double>() < 0.1, $"{metric} {weights} k=5");
             }
-        Assert.True(summary["timings"]!["l1"]!["test_distance_seconds"]!.GetValue<double>() >= 0);
         Assert.Contains(summary["selected"]!["metric"]!.GetValue<string>(), new[] { "l1", "l2" });
+        // Wall times are in timing.json and timing.csv, never in the summary.
+        Assert.Null(summary["timings"]);
+        Assert.Null(summary["seconds"]);
+        Assert.True(Json(run.Dir, "timing.json")["42"]!["l1"]!["test_distance_seconds"]!.GetValue<double>() >= 0);
+        Assert.True(File.Exists(Path.Combine(run.Dir, "timing.csv")));
 
+        // The sweep is one run of the engine, in its own folder; the aggregate metrics.csv has its seed after the run's name.
+        Assert.True(File.Exists(Path.Combine(run.Dir, "runs", "knn-s42", "summary.json")));
         var metrics = File.ReadAllLines(Path.Combine(run.Dir, "metrics.csv"));
-        Assert.StartsWith("metric,weights,k,train_error,", metrics[0]);
+        Assert.StartsWith("run,seed,metric,weights,k,train_error,", metrics[0]);
+        Assert.All(metrics.Skip(1), row => Assert.StartsWith("knn,42,", row));
         Assert.Equal(results.Count + 1, metrics.Length);
         Assert.DoesNotContain("second", metrics[0]);
-        Assert.True(File.Exists(Path.Combine(run.Dir, "timing.csv")));
 
         string report = File.ReadAllText(Path.Combine(run.Dir, "report.md"));
         var embedded = ImageLinks().Matches(report).Select(m => m.Groups[1].Value).ToHashSet();
@@ -68,6 +74,29 @@ public sealed partial class KnnExperimentTests(TinyFashion tiny) : IClassFixture
         var b = tiny.Run("knn", tag: "-again");
         Assert.True(a.Code == 0 && b.Code == 0, a.Err + b.Err);
         Assert.Equal(File.ReadAllText(Path.Combine(a.Dir, "metrics.csv")), File.ReadAllText(Path.Combine(b.Dir, "metrics.csv")));
+    }
+
+    [Fact]
+    public void Two_seeds_give_two_sweeps_and_the_spread_of_the_leave_one_out_error()
+    {
+        var run = tiny.Run("knn", seeds: 2);
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        Assert.True(File.Exists(Path.Combine(run.Dir, "runs", "knn-s42", "summary.json")));
+        Assert.True(File.Exists(Path.Combine(run.Dir, "runs", "knn-s43", "summary.json")));
+        var summary = Json(run.Dir, "summary.json");
+        Assert.Equal([42, 43], summary["seeds"]!.AsArray().Select(s => s!.GetValue<int>()));
+        foreach (var r in summary["results"]!.AsArray())
+        {
+            var loo = r!["over_seeds"]!["train_error"]!;
+            Assert.Equal(2, loo["n"]!.GetValue<int>());
+            Assert.Equal(2, loo["ci95"]!.AsArray().Count);
+            Assert.Equal(loo["values"]!.AsArray().Average(v => v!.GetValue<double>()), r["train_error"]!.GetValue<double>(), 12);
+        }
+        Assert.Equal(2, summary["selected"]!["per_seed"]!.AsArray().Count);
+        Assert.Equal(2, summary["over_seeds"]!["test_accuracy"]!["ci95"]!.AsArray().Count);
+        var metrics = File.ReadAllLines(Path.Combine(run.Dir, "metrics.csv"));
+        Assert.Equal(2 * summary["results"]!.AsArray().Count + 1, metrics.Length);
+        Assert.Contains("## Over seeds", File.ReadAllText(Path.Combine(run.Dir, "report.md")));
     }
 
     [GeneratedRegex(@"!\[[^\]]*\]\(([^)]+)\)")]

@@ -3,21 +3,25 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using GpuNet.Data;
+using GpuNet.Experiments.Engine;
 using GpuNet.Experiments.Reporting;
 using GpuNet.Experiments.Training;
+using GpuNet.IO;
 using GpuNet.Nn;
 using GpuNet.Training;
+using ILGPU;
 
 namespace GpuNet.Experiments;
 
 /// <summary>
-/// <c>gpunet run distill</c>: knowledge distillation. A large teacher MLP with dropout is trained on three seeds (for its
-/// spread) and the one of the run's seed frozen; a much smaller student is then trained three ways, each over three
-/// seeds: alone (cross-entropy), distilled through its hidden features (cross-entropy plus the mean squared error between
-/// a learned linear projection of its hidden layer and the teacher's last hidden layer), and with Hinton's soft targets
-/// added. Compares test accuracy (mean and spread over the seeds), parameter count and inference time per image.
+/// <c>gpunet run distill</c>: knowledge distillation. For each seed a large teacher MLP with dropout is trained and frozen;
+/// a much smaller student is then trained three ways with the same seed: alone (cross-entropy), distilled through its hidden
+/// features (cross-entropy plus the mean squared error between a learned linear projection of its hidden layer and the
+/// teacher's last hidden layer), and with Hinton's soft targets added, each distilled student learning from its seed's
+/// teacher (read back from that run's checkpoint). Compares test accuracy over the seeds (the students paired by seed),
+/// parameter count and inference time per image.
 /// </summary>
-public sealed class DistillExperiment : ISelfRunExperiment
+public sealed class DistillExperiment : ICourseExperiment
 {
     /// <summary>The teacher: 784-512-512-10 ReLU with dropout 0.3 after each hidden layer.</summary>
     public static readonly MlpSpec Teacher = new([512, 512], Dropout: 0.3f);
@@ -36,9 +40,6 @@ public sealed class DistillExperiment : ISelfRunExperiment
 
     /// <summary>Epochs of every student in a full run.</summary>
     public const int StudentEpochs = 15;
-
-    /// <summary>Seeds per student variant: the run's seed and the next ones.</summary>
-    public const int Seeds = 3;
 
     // β, α and T were chosen by validation accuracy (seed 42, full data, 15 epochs) in a one-off sweep over β in {0.1, 0.3, 1}
     // alone and (α, T) in {(1, 4), (0.5, 2), (1, 2)} alone and with β = 0.1: every feature-only setting and every soft-only
@@ -68,13 +69,23 @@ public sealed class DistillExperiment : ISelfRunExperiment
     /// <summary>Timed passes over the test set per model (the median is reported).</summary>
     public const int TimingRepeats = 5;
 
-    /// <summary>The three ways of training the student.</summary>
+    /// <summary>The projection's seed is the student's plus this, so that its weights are not a copy of the student's first
+    /// layer's stream.</summary>
+    public const int ProjectionSeedOffset = 1000;
+
+    /// <summary>The three ways of training the student (the key is the run's name).</summary>
     public static readonly (string Key, string Label, double Feature, double Soft)[] Variants =
     [
         ("student", "student alone", 0, 0),
         ("feature", "distilled: features", FeatureWeight, 0),
         ("feature+soft", "distilled: features + soft targets", FeatureWeight, SoftWeight),
     ];
+
+    /// <summary>The teacher runs' name.</summary>
+    public const string TeacherKey = "teacher";
+
+    // What each run writes besides the engine's files: the inference timing (a wall time, so a file of its own).
+    private const string InferenceFile = "inference.json";
 
     /// <inheritdoc />
     public string Name => "distill";
@@ -85,110 +96,136 @@ public sealed class DistillExperiment : ISelfRunExperiment
     /// <inheritdoc />
     public string KeyNumbers(JsonObject summary)
     {
-        string Acc(string key)
-        {
-            double mean = Summaries.Number(summary, $"models.{key}.test_accuracy_mean") ?? double.NaN;
-            double? std = Summaries.Number(summary, $"models.{key}.test_accuracy_std");
-            return std is { } sd ? string.Create(CultureInfo.InvariantCulture, $"{mean * 100:F2} ± {sd * 100:F2}%") : RunFiles.Pct(mean);
-        }
-        return $"test accuracy: teacher {Acc("teacher")}, student alone {Acc("student")}, distilled (features) {Acc("feature")} " +
-            $"({RunFiles.Points(Summaries.Number(summary, "gain_over_student_alone.feature.mean_difference") ?? double.NaN)}), " +
-            $"features + soft {Acc("feature+soft")} " +
-            $"({RunFiles.Points(Summaries.Number(summary, "gain_over_student_alone.feature+soft.mean_difference") ?? double.NaN)}); " +
-            string.Create(CultureInfo.InvariantCulture,
-                $"{Summaries.Number(summary, "teacher_to_student_parameter_ratio") ?? double.NaN:F0}x fewer parameters, " +
-                $"{Summaries.Number(summary, "teacher_to_student_time_ratio") ?? double.NaN:F0}x faster");
+        string Acc(string key) => Summaries.EstimateText(summary, $"models.{key}.test_accuracy", RunFiles.Pct);
+        string Gain(string key) =>
+            $"{RunFiles.Points(Summaries.Number(summary, $"gain_over_student_alone.{key}.test_accuracy.mean") ?? double.NaN)}, " +
+            $"{Summaries.Text(summary, $"gain_over_student_alone.{key}.verdict") ?? "-"}";
+        return $"test accuracy: teacher {Acc(TeacherKey)}, student alone {Acc("student")}, distilled (features) {Acc("feature")} " +
+            $"({Gain("feature")}), features + soft {Acc("feature+soft")} ({Gain("feature+soft")}); " +
+            string.Create(CultureInfo.InvariantCulture, $"{Summaries.Number(summary, "teacher_to_student_parameter_ratio") ?? double.NaN:F0}x fewer parameters");
     }
+
+    /// <summary>Three seeds: the report compares the students, paired by seed.</summary>
+    public int DefaultSeeds => 3;
 
     /// <summary>The layer whose output is an MLP's last hidden activation (its ReLU, before any dropout).</summary>
     public static int FeatureLayer(MlpSpec spec) => (spec.Dropout > 0 ? 3 : 2) * (spec.Hidden.Length - 1) + 1;
 
-    private sealed class StudentRun(string key, string label, int seed, RunOutcome run, IReadOnlyList<DistillationTerms> terms)
+    /// <inheritdoc />
+    public IReadOnlyList<PlannedRun> Plan(ExperimentContext context)
     {
-        public string Key { get; } = key;
-        public string Label { get; } = label;
-        public int Seed { get; } = seed;
-        public RunOutcome Run { get; } = run;
-        public IReadOnlyList<DistillationTerms> Terms { get; } = terms;
+        int teacherEpochs = context.Epochs(TeacherEpochs, QuickEpochs), studentEpochs = context.Epochs(StudentEpochs, QuickEpochs);
+        var teachers = context.Seeds.Select(seed => TeacherPlan(Config(context, TeacherKey, Teacher, teacherEpochs, seed))).ToList();
+        var students = teachers.SelectMany(teacher => Variants.Select(v =>
+            StudentPlan(Config(context, v.Key, Student, studentEpochs, teacher.Seed), v.Label, teacher, v.Feature, v.Soft)));
+        return [.. teachers, .. students];
     }
 
-    /// <inheritdoc />
-    public int Run(RunOptions options, RunConsole console)
+    // Every network: plain SGD with a cosine schedule on the seed's training split (a subset of it in a quick run).
+    private static TrainingConfig Config(ExperimentContext context, string name, MlpSpec model, int epochs, int seed)
     {
-        using var run = CourseRun.Open(Name, options, console);
-        var data = run.Data;
-        bool quick = options.Quick;
-        int[] train = quick ? data.Subset(data.TrainSplit, QuickTrain, 1) : data.TrainSplit;
-        int[] validation = quick ? data.Subset(data.ValidationSplit, QuickValidation, 2) : data.ValidationSplit;
-        int teacherEpochs = run.Epochs(TeacherEpochs, QuickEpochs), studentEpochs = run.Epochs(StudentEpochs, QuickEpochs);
-        TrainingConfig Config(string name, MlpSpec model, int epochs, int seed) =>
-            new(name, model, LearningRate, 0, BatchSize, epochs, Cosine: true, "none", Regularization.None, train, validation, seed);
-        var teacherConfig = Config("teacher", Teacher, teacherEpochs, options.Seed);
-        // The run's seed gives the teacher every student learns from; the next seeds train the same teacher again, only to
-        // measure the teacher's own spread.
-        var spreadConfigs = Enumerable.Range(1, Seeds - 1)
-            .Select(s => Config($"teacher seed={options.Seed + s}", Teacher, teacherEpochs, options.Seed + s)).ToList();
-        run.WriteConfig(Name, new JsonObject
-        {
-            ["teacher"] = teacherConfig.ToJson(),
-            ["student"] = Config("student", Student, studentEpochs, options.Seed).ToJson(),
-            ["seeds"] = new JsonArray(Enumerable.Range(options.Seed, Seeds).Select(s => (JsonNode)s).ToArray()),
-            ["teacher_feature_layer"] = FeatureLayer(Teacher),
-            ["student_feature_layer"] = FeatureLayer(Student),
-            ["feature_weight"] = FeatureWeight,
-            ["soft_weight"] = SoftWeight,
-            ["temperature"] = Temperature,
-            ["variants"] = new JsonArray(Variants.Select(v => (JsonNode)v.Key).ToArray()),
-            ["timing_batch"] = TimingBatch,
-            ["timing_repeats"] = TimingRepeats,
-        });
-        console.PlanRuns(Seeds + Seeds * Variants.Length);
+        var data = context.Data(seed);
+        int[] train = context.Quick ? data.Subset(data.TrainSplit, QuickTrain, 1) : data.TrainSplit;
+        int[] validation = context.Quick ? data.Subset(data.ValidationSplit, QuickValidation, 2) : data.ValidationSplit;
+        return new(name, model, LearningRate, 0, BatchSize, epochs, Cosine: true, "none", Regularization.None, train, validation, seed);
+    }
 
-        using var teacher = TrainingRun.Fit(data, teacherConfig, console);
-        var teacherModel = teacher.Model;
-        double featureScale = MeanSquare(teacherModel, data, train, teacher.Normalization, FeatureLayer(Teacher));
-        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"teacher: test {RunFiles.Pct(teacher.TestAccuracy)}; its last hidden layer's mean square on the training images is {featureScale:G4}"));
-
-        var students = new List<StudentRun>();
-        var otherTeachers = new List<RunOutcome>();
-        try
+    // The teacher also measures, on its live model, its features' mean square (the feature loss's scale) and its inference time.
+    private static TrainingPlan TeacherPlan(TrainingConfig config) => new(config)
+    {
+        AfterFit = (outcome, context, extras) =>
         {
-            foreach (var config in spreadConfigs) otherTeachers.Add(TrainingRun.Fit(data, config, console));
-            for (int s = 0; s < Seeds; s++)
-                foreach (var (key, label, feature, soft) in Variants)
+            extras["feature_mean_square"] = MeanSquare(outcome.Model, context.Data, config.Train, outcome.Normalization, FeatureLayer(Teacher));
+            WriteInferenceTime(outcome, context);
+        },
+    };
+
+    private static TrainingPlan StudentPlan(TrainingConfig config, string label, TrainingPlan teacher, double feature, double soft)
+    {
+        if (feature == 0 && soft == 0)
+            return new TrainingPlan(config, label) { AfterFit = (outcome, context, _) => WriteInferenceTime(outcome, context) };
+        var distillation = new Distillation(teacher, config, feature, soft);
+        return new TrainingPlan(config, label)
+        {
+            // The teacher decides the student's result: a changed teacher refits its students.
+            ExtraIdentity = new JsonObject
+            {
+                ["teacher_run"] = teacher.Key,
+                ["teacher"] = teacher.Identity(),
+                ["teacher_feature_layer"] = FeatureLayer(Teacher),
+                ["student_feature_layer"] = FeatureLayer(Student),
+                ["feature_weight"] = feature,
+                ["soft_weight"] = soft,
+                ["temperature"] = Temperature,
+                ["projection_seed"] = config.Seed + ProjectionSeedOffset,
+            },
+            Objective = distillation.Create,
+            AfterFit = distillation.Record,
+        };
+    }
+
+    /// <summary>One distilled student's objective: its seed's teacher read back from the teacher run's checkpoint, and the
+    /// loss terms of every epoch recorded into the run's extras.</summary>
+    private sealed class Distillation(TrainingPlan teacher, TrainingConfig config, double feature, double soft)
+    {
+        private DistillationObjective? _objective;
+        private double _scale;
+
+        public ITrainingObjective Create(Sequential student, RunContext context)
+        {
+            var teacherRun = (TrainedRun)context.Require(teacher);
+            _scale = Summaries.Number(teacherRun.Extras, "feature_mean_square")
+                ?? throw new InvalidDataException($"teacher run {teacher.Key} has no feature_mean_square in its summary.");
+            var loaded = Checkpoint.Load(teacherRun.CheckpointPath, context.Device);
+            try
+            {
+                var options = new DistillationOptions
                 {
-                    int seed = options.Seed + s;
-                    var config = Config($"{key} seed={seed}", Student, studentEpochs, seed);
-                    if (feature == 0 && soft == 0)
-                    {
-                        students.Add(new StudentRun(key, label, seed, TrainingRun.Fit(data, config, console), []));
-                        continue;
-                    }
-                    var distill = new DistillationOptions
-                    {
-                        TeacherFeatures = FeatureLayer(Teacher), StudentFeatures = FeatureLayer(Student),
-                        FeatureWeight = feature, FeatureScale = featureScale, SoftWeight = soft, Temperature = Temperature,
-                    };
-                    DistillationObjective? objective = null;
-                    try
-                    {
-                        // The projection's seed differs from the student's so that its weights are not a copy of the student's first layer's stream.
-                        var outcome = TrainingRun.Fit(data, config, console, objective: m => objective =
-                            new DistillationObjective(teacherModel, m, distill, p => config.CreateOptimizer(p), (ulong)seed + 1000));
-                        students.Add(new StudentRun(key, label, seed, outcome, objective!.History.ToList()));
-                    }
-                    finally
-                    {
-                        objective?.Dispose();
-                    }
-                }
-            return Write(run, teacher, otherTeachers, students, featureScale);
+                    TeacherFeatures = FeatureLayer(Teacher), StudentFeatures = FeatureLayer(Student),
+                    FeatureWeight = feature, FeatureScale = _scale, SoftWeight = soft, Temperature = Temperature,
+                };
+                _objective = new DistillationObjective(loaded.Model, student, options, p => config.CreateOptimizer(p),
+                    (ulong)(config.Seed + ProjectionSeedOffset));
+                return new WithTeacher(_objective, loaded.Model);
+            }
+            catch
+            {
+                loaded.Model.Dispose();
+                throw;
+            }
         }
-        finally
+
+        public void Record(RunOutcome outcome, RunContext context, JsonObject extras)
         {
-            foreach (var s in students) s.Run.Dispose();
-            foreach (var t in otherTeachers) t.Dispose();
+            extras["feature_scale"] = _scale;
+            extras["loss_terms"] = new JsonArray((_objective?.History ?? []).Select(t => (JsonNode)new JsonObject
+            {
+                ["feature_mse"] = Num(t.FeatureMse),
+                ["feature_loss"] = Num(t.FeatureLoss),
+                ["soft_loss"] = Num(t.Soft),
+            }).ToArray());
+            WriteInferenceTime(outcome, context);
+        }
+    }
+
+    /// <summary>The distillation objective, which also owns (and disposes) the teacher it loaded.</summary>
+    private sealed class WithTeacher(DistillationObjective inner, Sequential teacher) : ITrainingObjective, IDisposable
+    {
+        public void BeginEpoch(int steps) => inner.BeginEpoch(steps);
+
+        public void ZeroGrad() => inner.ZeroGrad();
+
+        public void Backward(Tensor images, ArrayView<int> labels, Tensor logits, ArrayView<float> loss, ArrayView<int> correct, int step) =>
+            inner.Backward(images, labels, logits, loss, correct, step);
+
+        public void Step(double learningRate) => inner.Step(learningRate);
+
+        public void EndEpoch() => inner.EndEpoch();
+
+        public void Dispose()
+        {
+            inner.Dispose();
+            teacher.Dispose();
         }
     }
 
@@ -209,6 +246,21 @@ public sealed class DistillExperiment : ISelfRunExperiment
             }
         }
         return count == 0 ? 1 : sum / count;
+    }
+
+    // ----- inference time (a wall time: in its own file, never in a summary) ------------------------------------------
+
+    private static void WriteInferenceTime(RunOutcome outcome, RunContext context)
+    {
+        using var images = NormalisedTestImages(context.Data, outcome.Normalization);
+        context.Folder.WriteJson(InferenceFile, new JsonObject
+        {
+            ["microseconds_per_image"] = Math.Round(MicrosecondsPerImage(outcome.Model, images), 3),
+            ["batch"] = TimingBatch,
+            ["repeats"] = TimingRepeats,
+            ["device"] = context.Device.Spec,
+            ["device_name"] = context.Device.Name,
+        });
     }
 
     /// <summary>
@@ -247,70 +299,81 @@ public sealed class DistillExperiment : ISelfRunExperiment
         return Tensor.FromArray(data.Device, all, loader.Count, FashionMnist.Pixels);
     }
 
-    /// <summary>Mean, sample standard deviation (n - 1; NaN for one value), minimum and maximum.</summary>
-    public static (double Mean, double Std, double Min, double Max) Stats(IReadOnlyList<double> values)
+    private static double InferenceTime(TrainedRun run) =>
+        File.Exists(run.File(InferenceFile)) ? Summaries.Number(RunStore.ReadObject(run.File(InferenceFile)), "microseconds_per_image") ?? double.NaN : double.NaN;
+
+    private static string InferenceDevice(TrainedRun run) =>
+        File.Exists(run.File(InferenceFile)) && RunStore.ReadObject(run.File(InferenceFile)) is var o
+            && Summaries.Text(o, "device_name") is { } name && Summaries.Text(o, "device") is { } spec
+            ? $" (seed {run.Seed}'s teacher on {name}, {spec})" : "";
+
+    // ----- analysis --------------------------------------------------------------------------------------------------
+
+    /// <summary>One model of the comparison: its runs (one per seed) and their test accuracies over the seeds.</summary>
+    private sealed record Row(string Key, string Label, IReadOnlyList<TrainedRun> Runs)
     {
-        if (values.Count == 0) return (double.NaN, double.NaN, double.NaN, double.NaN);
-        double mean = values.Average();
-        double std = values.Count > 1 ? Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1)) : double.NaN;
-        return (mean, std, values.Min(), values.Max());
+        public Estimate Accuracy { get; } = Estimate.Of(Runs.Select(r => r.Seed).ToList(), Runs.Select(r => r.TestAccuracy));
+
+        public Estimate Of(Func<TrainedRun, double> figure) => Estimate.Of(Runs.Select(r => r.Seed).ToList(), Runs.Select(figure));
+
+        public long Parameters => Runs[0].ParameterCount;
+
+        // The first seed's inference time (a wall time: report text and timing.json only).
+        public double MicrosecondsPerImage => InferenceTime(Runs[0]);
+
+        public bool Distilled => Key is not TeacherKey and not "student";
     }
 
-    private static JsonNode? Num(double v) => double.IsFinite(v) ? JsonValue.Create(v) : null;
+    // The per-epoch loss terms of a distilled run (NaN where a term is absent).
+    private static List<DistillationTerms> Terms(TrainedRun run) =>
+        (run.Extras["loss_terms"] as JsonArray ?? []).OfType<JsonObject>().Select(t => new DistillationTerms(
+            Summaries.Number(t, "feature_mse") ?? double.NaN, Summaries.Number(t, "feature_loss") ?? double.NaN,
+            Summaries.Number(t, "soft_loss") ?? double.NaN)).ToList();
 
-    private sealed record Row(string Key, string Label, long Parameters, double MicrosecondsPerImage, IReadOnlyList<RunOutcome> Runs)
+    /// <inheritdoc />
+    public void Analyse(ExperimentContext context, RunSet runs)
     {
-        public double[] Accuracies => Runs.Select(r => r.TestAccuracy).ToArray();
-        public (double Mean, double Std, double Min, double Max) Accuracy => Stats(Accuracies);
-    }
-
-    private int Write(CourseRun run, RunOutcome teacher, List<RunOutcome> otherTeachers, List<StudentRun> students, double featureScale)
-    {
-        var folder = run.Folder;
-        var data = run.Data;
-        RunFiles.WriteMetrics(folder, otherTeachers.Prepend(teacher).Concat(students.Select(s => s.Run)));
-        var terms = new StringBuilder("run,epoch,feature_mse,feature_loss,soft_loss\n");
-        foreach (var s in students.Where(s => s.Terms.Count > 0))
-            for (int e = 0; e < s.Terms.Count; e++)
-                terms.AppendLine(string.Join(",", s.Run.Config.Name, (e + 1).ToString(CultureInfo.InvariantCulture), R(s.Terms[e].FeatureMse),
-                    R(s.Terms[e].FeatureLoss), R(s.Terms[e].Soft)));
-        folder.WriteText("loss_terms.csv", terms.ToString());
-
-        var reported = students.First(s => s.Key == "feature");
-        string checkpoint = RunFiles.SaveCheckpoint(folder, reported.Run, Name, data);
-
-        // Inference time: the three student variants share one architecture, so one of them is timed for all.
-        double teacherUs, studentUs;
-        using (var images = NormalisedTestImages(data, teacher.Normalization))
-        {
-            teacherUs = MicrosecondsPerImage(teacher.Model, images);
-            studentUs = MicrosecondsPerImage(reported.Run.Model, images);
-        }
-        var rows = new List<Row> { new("teacher", "teacher", teacher.Model.ParameterCount, teacherUs, [teacher, .. otherTeachers]) };
-        foreach (var (key, label, _, _) in Variants)
-        {
-            var runs = students.Where(s => s.Key == key).Select(s => s.Run).ToList();
-            rows.Add(new Row(key, label, runs[0].Model.ParameterCount, studentUs, runs));
-        }
+        var rows = new List<Row> { new(TeacherKey, "teacher", runs.Trained(TeacherKey)) };
+        rows.AddRange(Variants.Select(v => new Row(v.Key, v.Label, runs.Trained(v.Key))));
+        var teacher = rows[0];
         var alone = rows.First(r => r.Key == "student");
-        var gains = rows.Where(r => r.Key is not "teacher" and not "student").ToDictionary(r => r.Key, r =>
+        var reported = rows.First(r => r.Key == "feature").Runs[0];
+        var folder = context.Folder;
+        context.WriteConfig(new JsonObject
         {
-            var paired = r.Runs.Zip(alone.Runs, (d, a) => d.TestAccuracy - a.TestAccuracy).ToArray();
-            return (Mean: r.Accuracy.Mean - alone.Accuracy.Mean, Paired: paired, PairedStats: Stats(paired));
+            ["teacher"] = teacher.Runs[0].Config.ToJson(),
+            ["student"] = alone.Runs[0].Config.ToJson(),
+            ["teacher_feature_layer"] = FeatureLayer(Teacher),
+            ["student_feature_layer"] = FeatureLayer(Student),
+            ["feature_weight"] = FeatureWeight,
+            ["soft_weight"] = SoftWeight,
+            ["temperature"] = Temperature,
+            ["variants"] = new JsonArray(Variants.Select(v => (JsonNode)v.Key).ToArray()),
+            ["timing_batch"] = TimingBatch,
+            ["timing_repeats"] = TimingRepeats,
         });
-
-        // Validation accuracy per epoch, the mean over the seeds for each student variant, with the teacher's for scale.
-        var series = new List<Series>
+        RunFiles.WriteMetrics(folder, [.. rows.SelectMany(r => r.Runs)]);
+        var terms = new StringBuilder("run,seed,epoch,feature_mse,feature_loss,soft_loss\n");
+        foreach (var run in rows.Where(r => r.Distilled).SelectMany(r => r.Runs))
         {
-            new("teacher", teacher.Result.History.Select(m => (double)m.Epoch).ToArray(),
-                teacher.Result.History.Select(m => m.ValidationAccuracy * 100).ToArray(), Dashed: true, Group: 3),
-        };
+            var t = Terms(run);
+            for (int e = 0; e < t.Count; e++)
+                terms.AppendLine(string.Join(",", run.Config.Name, I(run.Seed), I(e + 1), R(t[e].FeatureMse), R(t[e].FeatureLoss), R(t[e].Soft)));
+        }
+        folder.WriteText("loss_terms.csv", terms.ToString());
+        string checkpoint = RunFiles.CopyCheckpoint(folder, reported);
+        var gains = rows.Where(r => r.Distilled).ToDictionary(r => r.Key, r => Estimate.Paired(r.Accuracy, alone.Accuracy));
+        var teacherGap = Estimate.Paired(teacher.Accuracy, alone.Accuracy);
+
+        // Validation accuracy per epoch, the mean over the seeds of each model.
+        var series = new List<Series>();
         int group = 0;
-        foreach (var row in rows.Skip(1))
+        foreach (var row in rows)
         {
             int epochs = row.Runs.Min(r => r.Result.History.Count);
             series.Add(new Series($"{row.Label} (mean of {row.Runs.Count} seeds)", Enumerable.Range(1, epochs).Select(e => (double)e).ToArray(),
-                Enumerable.Range(0, epochs).Select(e => row.Runs.Average(r => r.Result.History[e].ValidationAccuracy) * 100).ToArray(), Group: group++));
+                Enumerable.Range(0, epochs).Select(e => row.Runs.Average(r => r.Result.History[e].ValidationAccuracy) * 100).ToArray(),
+                Dashed: row.Key == TeacherKey, Group: row.Key == TeacherKey ? 3 : group++));
         }
         Plots.Lines(folder.File("validation_accuracy.png"), "validation accuracy per epoch", "epoch", "accuracy (%)", series,
             legend: ScottPlot.Alignment.LowerRight);
@@ -318,171 +381,163 @@ public sealed class DistillExperiment : ISelfRunExperiment
         Plots.Bars(folder.File("test_accuracy.png"), "test accuracy (mean over seeds; red: the best student)", "test accuracy (%)",
             rows.Select(r => ($"{r.Label} ({r.Parameters:N0} params)", r.Accuracy.Mean * 100, r == bestStudent)).ToList());
 
-        var summary = RunFiles.ModelSummary(reported.Run, checkpoint);
-        summary["reported"] = reported.Run.Config.Name;
-        summary["feature_scale"] = featureScale;
+        var summary = RunFiles.ModelSummary(reported, checkpoint);
+        summary["reported"] = reported.Plan.Key;
+        summary["feature_scale"] = teacher.Of(r => Summaries.Number(r.Extras, "feature_mean_square") ?? double.NaN).ToJson();
         var models = new JsonObject();
         foreach (var row in rows)
         {
-            var (mean, std, min, max) = row.Accuracy;
             var o = new JsonObject
             {
                 ["label"] = row.Label,
                 ["model"] = row.Runs[0].Config.Model.ToString(),
                 ["parameters"] = row.Parameters,
-                ["test_accuracy_mean"] = mean,
-                ["test_accuracy_std"] = Num(std),
-                ["test_accuracy_min"] = min,
-                ["test_accuracy_max"] = max,
-                ["seeds"] = new JsonArray(row.Runs.Select(r => (JsonNode)r.Config.Seed).ToArray()),
-                ["test_accuracy"] = new JsonArray(row.Runs.Select(r => (JsonNode)r.TestAccuracy).ToArray()),
-                ["validation_accuracy"] = new JsonArray(row.Runs.Select(r => Num(r.Best.ValidationAccuracy)).ToArray()),
-                ["train_accuracy"] = new JsonArray(row.Runs.Select(r => Num(r.Best.TrainAccuracy)).ToArray()),
-                ["test_loss"] = new JsonArray(row.Runs.Select(r => Num(r.TestLoss)).ToArray()),
+                ["runs"] = new JsonArray(row.Runs.Select(r => (JsonNode)r.Plan.Key).ToArray()),
+                ["test_accuracy"] = row.Accuracy.ToJson(),
+                ["validation_accuracy"] = row.Of(r => r.Best.ValidationAccuracy).ToJson(),
+                ["train_accuracy"] = row.Of(r => r.Best.TrainAccuracy).ToJson(),
+                ["test_loss"] = row.Of(r => r.TestLoss).ToJson(),
                 ["best_epoch"] = new JsonArray(row.Runs.Select(r => (JsonNode)r.Result.BestEpoch).ToArray()),
-                ["microseconds_per_image"] = Math.Round(row.MicrosecondsPerImage, 3),
             };
-            if (row.Key != "teacher" && row.Key != "student")
+            if (row.Distilled)
             {
-                var runs = students.Where(s => s.Key == row.Key).ToList();
-                o["final_feature_loss"] = new JsonArray(runs.Select(s => Num(s.Terms.Count > 0 ? s.Terms[^1].FeatureLoss : double.NaN)).ToArray());
-                o["final_soft_loss"] = new JsonArray(runs.Select(s => Num(s.Terms.Count > 0 ? s.Terms[^1].Soft : double.NaN)).ToArray());
+                o["final_feature_loss"] = row.Of(r => Terms(r) is { Count: > 0 } t ? t[^1].FeatureLoss : double.NaN).ToJson();
+                if (Variants.First(v => v.Key == row.Key).Soft > 0)
+                    o["final_soft_loss"] = row.Of(r => Terms(r) is { Count: > 0 } t ? t[^1].Soft : double.NaN).ToJson();
             }
             models[row.Key] = o;
         }
         summary["models"] = models;
-        var gainJson = new JsonObject();
-        foreach (var (key, g) in gains)
-            gainJson[key] = new JsonObject
-            {
-                ["mean_difference"] = g.Mean,
-                ["paired_differences"] = new JsonArray(g.Paired.Select(v => (JsonNode)v).ToArray()),
-                ["paired_std"] = Num(g.PairedStats.Std),
-            };
-        summary["gain_over_student_alone"] = gainJson;
-        summary["teacher_to_student_parameter_ratio"] = (double)teacher.Model.ParameterCount / alone.Parameters;
-        summary["teacher_to_student_time_ratio"] = teacherUs / studentUs;
+        summary["gain_over_student_alone"] = new JsonObject(gains.Select(g => KeyValuePair.Create(g.Key, (JsonNode?)new JsonObject
+        {
+            ["test_accuracy"] = g.Value.ToJson(),
+            ["verdict"] = g.Value.Word(),
+        })));
+        summary["teacher_over_student_alone"] = new JsonObject { ["test_accuracy"] = teacherGap.ToJson(), ["verdict"] = teacherGap.Word() };
+        summary["teacher_to_student_parameter_ratio"] = (double)teacher.Parameters / alone.Parameters;
         summary["projection_parameters"] = (long)Student.Hidden[^1] * Teacher.Hidden[^1] + Teacher.Hidden[^1];
         folder.WriteJson("summary.json", summary);
 
+        // The inference times: wall times, so beside the summary, never in it.
+        folder.WriteJson("timing.json", new JsonObject
+        {
+            ["microseconds_per_image"] = new JsonObject(rows.SelectMany(r => r.Runs).Select(r => KeyValuePair.Create(r.Plan.Key, (JsonNode?)Num(InferenceTime(r))))),
+            ["teacher_to_student_time_ratio"] = Num(teacher.MicrosecondsPerImage / alone.MicrosecondsPerImage),
+            ["of_seed"] = teacher.Runs[0].Seed,
+            ["batch"] = TimingBatch,
+            ["repeats"] = TimingRepeats,
+        });
+
         foreach (var row in rows)
-            run.Console.WriteLine($"{row.Label,-36} {AccuracyText(row)}, {row.Parameters,9:N0} parameters, {row.MicrosecondsPerImage:F2} us/image");
+            context.Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{row.Label,-36} {row.Accuracy.Describe(RunFiles.Pct)}, {row.Parameters,9:N0} parameters, {row.MicrosecondsPerImage:F2} us/image (seed {row.Runs[0].Seed})"));
         foreach (var (key, g) in gains)
-            run.Console.WriteLine($"{key} - student alone: {RunFiles.Points(g.Mean)} (paired by seed: {string.Join(", ", g.Paired.Select(RunFiles.Points))})");
-        run.Finish(Report(run, teacher, rows, gains, students, featureScale));
-        return Cli.ExitOk;
+            context.Console.WriteLine($"{key} - student alone, paired by seed: {g.DescribeDifference(RunFiles.Points)}");
+        context.Finish(Report(context, rows, gains, teacherGap));
     }
 
     private static string R(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 
-    private static string AccuracyText(Row row)
-    {
-        var (mean, std, min, max) = row.Accuracy;
-        return row.Runs.Count == 1
-            ? RunFiles.Pct(mean)
-            : string.Create(CultureInfo.InvariantCulture, $"{mean * 100:F2} ± {std * 100:F2}% (min {min * 100:F2}, max {max * 100:F2})");
-    }
+    private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
 
-    private static string Report(CourseRun run, RunOutcome teacher, List<Row> rows,
-        Dictionary<string, (double Mean, double[] Paired, (double Mean, double Std, double Min, double Max) PairedStats)> gains,
-        List<StudentRun> students, double featureScale)
+    private static JsonNode? Num(double v) => double.IsFinite(v) ? JsonValue.Create(v) : null;
+
+    private static string Report(ExperimentContext run, List<Row> rows, Dictionary<string, Estimate> gains, Estimate teacherGap)
     {
-        var c = teacher.Config;
+        var teacher = rows[0];
         var alone = rows.First(r => r.Key == "student");
+        var t0 = teacher.Runs[0];
+        var c = t0.Config;
         var studentConfig = alone.Runs[0].Config;
+        var seeds = teacher.Runs.Select(r => r.Seed).ToList();
+        double featureScale = Summaries.Number(t0.Extras, "feature_mean_square") ?? double.NaN;
         int hs = Student.Hidden[^1], ht = Teacher.Hidden[^1];
         var text = new StringBuilder();
         text.AppendLine("# Knowledge distillation: a small MLP taught by a large one");
         text.AppendLine();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"The **teacher** is a {Teacher} network ({teacher.Model.ParameterCount:N0} parameters), trained for " +
-            $"{c.Epochs} epochs with seed {c.Seed} and then frozen (it is trained again with the students' other seeds only to measure its own spread): evaluation mode (dropout off), forward passes only, its parameters never written. The " +
-            $"**student** is a {Student} network ({alone.Parameters:N0} parameters, {(double)teacher.Model.ParameterCount / alone.Parameters:F0}x fewer), " +
-            $"trained for {studentConfig.Epochs} epochs three ways, each with seeds {string.Join(", ", alone.Runs.Select(r => r.Config.Seed))} " +
-            $"(the seed sets the student's initial weights and the order of its batches; the same seed gives the three variants the same start and the same batches):"));
+            $"The **teacher** is a {Teacher} network ({teacher.Parameters:N0} parameters), trained for {c.Epochs} epochs once per seed " +
+            $"({string.Join(", ", seeds)}) and then frozen: evaluation mode (dropout off), forward passes only, its parameters never written. The " +
+            $"**student** is a {Student} network ({alone.Parameters:N0} parameters, {(double)teacher.Parameters / alone.Parameters:F0}x fewer), " +
+            $"trained for {studentConfig.Epochs} epochs three ways with each seed. A seed sets its validation split" +
+            $"{(run.Quick ? " and training subset" : "")}, the networks' initial weights and the order of their batches; the three students of a " +
+            $"seed share them, and the distilled ones learn from that seed's teacher (read back from its run's checkpoint), so the students " +
+            $"are compared paired by seed:"));
         text.AppendLine();
         text.AppendLine("- **student alone**: cross-entropy on the labels only;");
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
             $"- **distilled: features**: cross-entropy + β·MSE(P·h_s + b, h_t)/s with β = {FeatureWeight}: h_s is the student's hidden " +
             $"ReLU output ({hs} values), h_t the teacher's last hidden ReLU output ({ht} values, before its dropout), P·h_s + b a learned " +
             $"linear projection (a {hs}→{ht} layer, {hs * ht + ht:N0} parameters, trained with the student by the same optimizer and " +
-            $"thrown away afterwards: it is not counted in the student's parameters and not in its checkpoint), and s = {featureScale:G4} the " +
-            $"mean square of h_t over the training images, so that the feature loss is a relative error (1 for a projection that outputs zeros) " +
-            $"whatever the scale of the teacher's features (FitNets' hint loss, Romero et al. 2015);"));
+            $"thrown away afterwards: it is not counted in the student's parameters and not in its checkpoint), and s the mean square of " +
+            $"h_t over the training images ({featureScale:G4} for seed {t0.Seed}'s teacher), so that the feature loss is a relative error " +
+            $"(1 for a projection that outputs zeros) whatever the scale of the teacher's features (FitNets' hint loss, Romero et al. 2015);"));
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
             $"- **distilled: features + soft targets**: the same plus α·T²·CE(softmax(t/T), softmax(s/T)) with α = {SoftWeight} and " +
             $"T = {Temperature}: the cross-entropy of the student's softened class distribution against the teacher's (Hinton, Vinyals and Dean 2015)."));
         text.AppendLine();
-        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"β, α and T were chosen beforehand by validation accuracy (seed 42, full data): larger feature weights (β = 0.3, 1) and " +
-            $"stronger soft targets (α = 1 at T = 4) gave lower validation accuracy than the student alone."));
+        text.AppendLine("β, α and T were chosen beforehand, in a one-off tuning sweep by validation accuracy (see the source): the weights are " +
+            "small because larger ones did worse there. This run does not repeat that sweep.");
         text.AppendLine();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
             $"Every network: plain SGD (learning rate {LearningRate}, no momentum, batch {BatchSize}, cosine schedule), {c.Train.Length:N0} " +
             $"training images; the epoch with the best accuracy on {c.Validation.Length:N0} held-out validation images is kept and only it " +
-            $"is measured on the {teacher.TestCount:N0} test images, as in the other experiments. Inference time: a forward pass over the " +
+            $"is measured on the {t0.TestCount:N0} test images, as in the other experiments. Inference time: a forward pass over the " +
             $"test images in evaluation mode in batches of {TimingBatch} (already normalised on the device, so only the network is timed), " +
-            $"the median of {TimingRepeats} passes, per image, on {run.Device.Name} ({run.Device.Spec})."));
+            $"the median of {TimingRepeats} passes, per image, measured when each run was fitted{InferenceDevice(t0)}."));
         text.AppendLine();
         text.AppendLine("## Result");
         text.AppendLine();
-        text.Append(RunFiles.Table(["model", "parameters", "test accuracy: mean", "std", "min – max", "per seed", "train acc.", "µs / image"],
-            rows.Select(r =>
-            {
-                var (mean, std, min, max) = r.Accuracy;
-                return (IReadOnlyList<string>)[r.Label, r.Parameters.ToString("N0", CultureInfo.InvariantCulture), RunFiles.Pct(mean),
-                    r.Runs.Count > 1 ? RunFiles.Points(std).TrimStart('+') : "-", r.Runs.Count > 1 ? $"{RunFiles.Pct(min)} – {RunFiles.Pct(max)}" : "-",
-                    string.Join(", ", r.Accuracies.Select(RunFiles.Pct)), RunFiles.Pct(r.Runs.Average(o => o.Best.TrainAccuracy)),
-                    r.MicrosecondsPerImage.ToString("F2", CultureInfo.InvariantCulture)];
-            }), "lrrrrlrr"));
+        text.Append(RunFiles.Table(["model", "parameters", "test accuracy (95% CI)", "std", "per seed", "train acc.", $"µs / image (seed {t0.Seed})"],
+            rows.Select(r => (IReadOnlyList<string>)[r.Label, r.Parameters.ToString("N0", CultureInfo.InvariantCulture), r.Accuracy.Describe(RunFiles.Pct),
+                r.Accuracy.N > 1 ? RunFiles.Points(r.Accuracy.Std).TrimStart('+') : "-", RunFiles.PerSeed(r.Accuracy, RunFiles.Pct),
+                RunFiles.Pct(r.Runs.Average(o => o.Best.TrainAccuracy)), r.MicrosecondsPerImage.ToString("F2", CultureInfo.InvariantCulture)]),
+            "lrllllr"));
         text.AppendLine();
-        text.AppendLine("std is the sample standard deviation over the seeds (n − 1 in the denominator); every student learned from the teacher of the run's seed. " +
-            "Train acc. is the accuracy on the training images (evaluation mode) at the selected epoch, the mean over the seeds. The " +
-            "three students share one architecture, so one of them was timed for all three.");
+        text.AppendLine("The interval is the 95% confidence interval of the mean over the seeds (Student's t), std the sample standard deviation " +
+            "over the seeds. Train acc. is the accuracy on the training images (evaluation mode) at the selected epoch, the mean over the " +
+            $"seeds. Inference times are seed {t0.Seed}'s runs (every run's is in `timing.json`); they are wall times, so they are not in `summary.json`.");
         text.AppendLine();
         text.AppendLine("## Reading");
         text.AppendLine();
-        double noise = alone.Accuracy.Std;
         foreach (var (key, g) in gains)
         {
             var row = rows.First(r => r.Key == key);
-            var (pm, ps, pmin, pmax) = g.PairedStats;
-            double se = ps / Math.Sqrt(g.Paired.Length);
-            string verdict = Clear(g.Paired) != 0
-                ? (pm > 0 ? "a gain larger than twice its standard error over the seeds, and the same sign for every seed" : "a loss larger than twice its standard error, on every seed")
-                : "within the noise: the seeds disagree or the difference is less than twice its standard error";
-            text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"- **{row.Label}** vs student alone: {RunFiles.Points(g.Mean)} in mean test accuracy; paired by seed " +
-                $"{string.Join(", ", g.Paired.Select(RunFiles.Points))} (mean {RunFiles.Points(pm)}, standard error {RunFiles.Points(se).TrimStart('+')}): {verdict}."));
+            text.AppendLine($"- **{row.Label}** minus student alone, paired by seed: **{g.DescribeDifference(RunFiles.Points)}** " +
+                $"(per seed: {RunFiles.PerSeed(g, RunFiles.Points)}).");
         }
         text.AppendLine();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"The yardsticks: the student alone varies by {RunFiles.Points(noise).TrimStart('+')} (std) from seed to seed, and one accuracy on " +
-            $"{teacher.TestCount:N0} test images has a binomial standard error of about " +
-            $"{RunFiles.Points(Math.Sqrt(alone.Accuracy.Mean * (1 - alone.Accuracy.Mean) / Math.Max(1, teacher.TestCount))).TrimStart('+')}. " +
-            $"Three seeds are few: a difference that is not the same on every seed, or smaller than twice its standard error, is not evidence " +
-            $"that distillation helps or hurts here. {Gap(rows, teacher)}"));
+            $"A difference is called a gain or a loss only when its paired 95% interval excludes zero; otherwise it is within noise. The " +
+            $"yardsticks: the student alone varies by {(alone.Accuracy.N > 1 ? RunFiles.Points(alone.Accuracy.Std).TrimStart('+') : "-")} (std) " +
+            $"from seed to seed, and one accuracy on {t0.TestCount:N0} test images has a binomial standard error of about " +
+            $"{RunFiles.Points(Math.Sqrt(alone.Accuracy.Mean * (1 - alone.Accuracy.Mean) / Math.Max(1, t0.TestCount))).TrimStart('+')}. ") +
+            Gap(rows, gains, teacherGap));
         text.AppendLine();
+        bool anyGain = gains.Values.Any(g => g.Verdict == Verdict.Gain);
         text.AppendLine(
             $"Training accuracy at the selected epoch: student alone {RunFiles.Pct(alone.Runs.Average(o => o.Best.TrainAccuracy))}, " +
-            string.Join(", ", rows.Where(r => r.Key is not "teacher" and not "student").Select(r => $"{r.Label} {RunFiles.Pct(r.Runs.Average(o => o.Best.TrainAccuracy))}")) +
-            $", teacher {RunFiles.Pct(teacher.Best.TrainAccuracy)}. Distillation is usually explained as a richer training signal (the " +
+            string.Join(", ", rows.Where(r => r.Distilled).Select(r => $"{r.Label} {RunFiles.Pct(r.Runs.Average(o => o.Best.TrainAccuracy))}")) +
+            $", teacher {RunFiles.Pct(teacher.Runs.Average(o => o.Best.TrainAccuracy))}. Distillation is usually explained as a richer training signal (the " +
             $"teacher's similarities between classes, its intermediate features) that regularises a student which would otherwise " +
-            $"overfit the hard labels; a student of {hs} hidden units may be limited more by its capacity than by its training signal, and what it takes from the " +
-            $"teacher competes for the same {hs} units. " + Outcome(rows));
+            $"overfit the hard labels" +
+            (anyGain ? ". " : $"; a student of {hs} hidden units may be limited more by its capacity than by its training signal, and what it " +
+                $"takes from the teacher competes for the same {hs} units. ") +
+            Outcome(rows, gains));
         text.AppendLine();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"Size and speed: the teacher has {(double)teacher.Model.ParameterCount / alone.Parameters:F0}x the student's parameters and takes " +
-            $"{rows[0].MicrosecondsPerImage / alone.MicrosecondsPerImage:F0}x its time per image ({rows[0].MicrosecondsPerImage:F2} against " +
+            $"Size and speed: the teacher has {(double)teacher.Parameters / alone.Parameters:F0}x the student's parameters and, in seed " +
+            $"{t0.Seed}'s runs, takes {teacher.MicrosecondsPerImage / alone.MicrosecondsPerImage:F0}x its time per image ({teacher.MicrosecondsPerImage:F2} against " +
             $"{alone.MicrosecondsPerImage:F2} µs). Distillation costs only training time (a teacher forward pass per batch and the projection); " +
-            $"the distilled student is as small and as fast as the student alone."));
+            $"the distilled student has the architecture of the student alone, so it is as small and as fast."));
         text.AppendLine();
-        var feature = students.Where(s => s.Terms.Count > 0 && double.IsFinite(s.Terms[^1].FeatureLoss)).ToList();
-        if (feature.Count > 0)
+        var distilled = rows.Where(r => r.Distilled).SelectMany(r => r.Runs).Select(Terms)
+            .Where(t => t.Count > 0 && double.IsFinite(t[^1].FeatureLoss)).ToList();
+        if (distilled.Count > 0)
         {
             text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"The feature loss (relative MSE) fell from {feature.Average(s => s.Terms[0].FeatureLoss):F3} in the first epoch to " +
-                $"{feature.Average(s => s.Terms[^1].FeatureLoss):F3} in the last (mean over the distilled runs): a {hs}-unit hidden layer " +
+                $"The feature loss (relative MSE) went from {distilled.Average(t => t[0].FeatureLoss):F3} in the first epoch to " +
+                $"{distilled.Average(t => t[^1].FeatureLoss):F3} in the last (mean over the distilled runs): a {hs}-unit hidden layer " +
                 $"can explain only part of the teacher's {ht} features through a linear map. Per epoch values are in `loss_terms.csv`; " +
                 $"`metrics.csv`'s running loss is the cross-entropy term alone, so it compares with the student alone's."));
             text.AppendLine();
@@ -491,56 +546,38 @@ public sealed class DistillExperiment : ISelfRunExperiment
         text.AppendLine();
         text.AppendLine("![test accuracy](test_accuracy.png)");
         text.AppendLine();
-        text.AppendLine($"The checkpoint is the features-distilled student of seed {rows.First(r => r.Key == "feature").Runs[0].Config.Seed} " +
-            "(without the projection); summary.json's top-level `test_accuracy` is that model's.");
+        var reported = rows.First(r => r.Key == "feature").Runs[0];
+        text.AppendLine($"The checkpoint is the features-distilled student of seed {reported.Seed} (without the projection); summary.json's " +
+            "top-level `test_accuracy` is that model's.");
         text.AppendLine();
-        text.AppendLine(RunFiles.CheckpointSection(rows.First(r => r.Key == "feature").Runs[0]));
+        text.AppendLine(RunFiles.CheckpointSection(reported));
         text.AppendLine(run.Footer());
         return text.ToString();
     }
 
-    /// <summary>
-    /// +1 (or -1) when paired differences are a clear gain (loss): the same sign on every seed and a mean more than twice its
-    /// standard error; else 0.
-    /// </summary>
-    public static int Clear(IReadOnlyList<double> paired)
+    // One sentence on what the distilled variants did, by their paired intervals.
+    private static string Outcome(List<Row> rows, Dictionary<string, Estimate> gains)
     {
-        var (mean, std, _, _) = Stats(paired);
-        double se = std / Math.Sqrt(paired.Count);
-        bool same = paired.All(v => v > 0) || paired.All(v => v < 0);
-        return double.IsFinite(se) && same && Math.Abs(mean) > 2 * se ? Math.Sign(mean) : 0;
-    }
-
-    // One sentence on what the distilled variants did, by the paired-difference rule.
-    private static string Outcome(List<Row> rows)
-    {
-        var alone = rows.First(r => r.Key == "student");
-        var verdicts = rows.Where(r => r.Key is not "teacher" and not "student")
-            .Select(r => (r.Label, Clear: Clear(r.Runs.Zip(alone.Runs, (d, a) => d.TestAccuracy - a.TestAccuracy).ToArray()))).ToList();
-        if (verdicts.All(v => v.Clear == 0))
-            return "Here every distilled variant is within the noise of the student alone: this run shows no benefit from distillation at " +
-                "this student size, and no harm at these small weights (larger weights lowered validation accuracy, see above).";
-        return string.Join(" ", verdicts.Select(v => v.Clear switch
-        {
-            > 0 => $"{v.Label}: a clear gain over the student alone.",
-            < 0 => $"{v.Label}: a clear loss against the student alone.",
-            _ => $"{v.Label}: within the noise of the student alone.",
-        }));
+        if (gains.Values.All(g => g.Verdict == Verdict.NoInterval))
+            return "With one seed there is no interval, so this run cannot tell a gain from noise (run with `--seeds 3` or more).";
+        if (gains.Values.All(g => g.Verdict == Verdict.WithinNoise))
+            return "Here every distilled variant is within noise of the student alone: this run shows neither a benefit nor a harm from " +
+                "distillation at this student size and these small weights.";
+        return string.Join(" ", gains.Select(g => $"{rows.First(r => r.Key == g.Key).Label}: {g.Value.Word()} against the student alone."));
     }
 
     // What became of the gap between the student alone and the teacher.
-    private static string Gap(List<Row> rows, RunOutcome teacher)
+    private static string Gap(List<Row> rows, Dictionary<string, Estimate> gains, Estimate teacherGap)
     {
-        var alone = rows.First(r => r.Key == "student");
-        double gap = teacher.TestAccuracy - alone.Accuracy.Mean;
-        if (!(gap > 0)) return "The teacher is not better than the student alone here, so there is no gap to close.";
-        var clear = rows.Where(r => r.Key is not "teacher" and not "student")
-            .Where(r => Clear(r.Runs.Zip(alone.Runs, (d, a) => d.TestAccuracy - a.TestAccuracy).ToArray()) > 0).ToList();
-        if (clear.Count == 0)
+        if (teacherGap.Verdict != Verdict.Gain)
+            return $"The teacher is not better than the student alone beyond noise here ({teacherGap.DescribeDifference(RunFiles.Points)}), so there is no gap to close.";
+        var closing = gains.Where(g => g.Value.Verdict == Verdict.Gain).ToList();
+        if (closing.Count == 0)
             return string.Create(CultureInfo.InvariantCulture,
-                $"No distilled variant clearly closes any of the {gap * 100:F2}-point gap between the student alone and the teacher.");
-        var best = clear.MaxBy(r => r.Accuracy.Mean)!;
+                $"No distilled variant closes any of the {teacherGap.Mean * 100:F2}-point gap between the student alone and the teacher beyond noise.");
+        var best = closing.MaxBy(g => g.Value.Mean);
         return string.Create(CultureInfo.InvariantCulture,
-            $"{best.Label} closes {(best.Accuracy.Mean - alone.Accuracy.Mean) / gap * 100:F0}% of the {gap * 100:F2}-point gap between the student alone and the teacher.");
+            $"{rows.First(r => r.Key == best.Key).Label} closes {best.Value.Mean / teacherGap.Mean * 100:F0}% of the {teacherGap.Mean * 100:F2}-point " +
+            $"gap between the student alone and the teacher (both paired by seed).");
     }
 }

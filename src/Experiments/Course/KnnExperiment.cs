@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using GpuNet.Data;
+using GpuNet.Experiments.Engine;
 using GpuNet.Experiments.Reporting;
 using GpuNet.Experiments.Training;
 using GpuNet.Kernels;
@@ -16,9 +17,11 @@ namespace GpuNet.Experiments;
 /// <c>gpunet run knn</c>: k-nearest-neighbour classification of Fashion-MNIST on raw pixels (÷255), by brute force on the
 /// device, with squared-L2 (GEMM) and L1 distances, uniform and distance-weighted votes, for k from 1 to 201. The 201
 /// nearest training images of every test image (and of a training subset, each without itself) are found once per
-/// metric and every k votes from those lists. The report reads the bias/variance trade-off off the error curves.
+/// metric and every k votes from those lists. Nothing is trained: each seed's sweep is one run of the engine, and the
+/// seed only picks the subsets (the leave-one-out images; in a quick run also the references and test images). The report
+/// reads the bias/variance trade-off off the error curves.
 /// </summary>
-public sealed class KnnExperiment : ISelfRunExperiment
+public sealed class KnnExperiment : ICourseExperiment
 {
     /// <summary>The k values of the sweep.</summary>
     public static readonly int[] KValues = [1, 3, 5, 7, 9, 15, 25, 51, 101, 201];
@@ -41,6 +44,9 @@ public sealed class KnnExperiment : ISelfRunExperiment
     /// <summary>The votes.</summary>
     public static readonly KnnWeights[] Weightings = [KnnWeights.Uniform, KnnWeights.Distance];
 
+    // The salts of the subsets a seed draws (CourseData.Subset): references, leave-one-out images, test images.
+    private const int ReferenceSalt = 11, LeaveOneOutSalt = 12, TestSalt = 13;
+
     /// <inheritdoc />
     public string Name => "knn";
 
@@ -57,12 +63,14 @@ public sealed class KnnExperiment : ISelfRunExperiment
                 && Summaries.Number(r, "k") == k);
             return r is null ? "-" : RunFiles.Pct(1 - (Summaries.Number(r, "test_error") ?? double.NaN));
         }
-        string Seconds(string metric) =>
-            Summaries.Number(summary, $"timings.{metric}.test_search_seconds") is { } t ? t.ToString("F1", CultureInfo.InvariantCulture) + " s" : "-";
         return $"chosen by leave-one-out: {Summaries.Text(summary, "selected.metric")} {Summaries.Text(summary, "selected.weights")} " +
-            $"k={Summaries.Number(summary, "selected.k")}, test accuracy {RunFiles.Pct(Summaries.Number(summary, "test_accuracy") ?? double.NaN)}; " +
-            $"uniform k=5: L2 {At("l2", 5)}, L1 {At("l1", 5)}; test search L2 {Seconds("l2")}, L1 {Seconds("l1")}";
+            $"k={Summaries.Number(summary, "selected.k")}, test accuracy {Summaries.EstimateText(summary, "over_seeds.test_accuracy", RunFiles.Pct)}; " +
+            $"uniform k=5: L2 {At("l2", 5)}, L1 {At("l1", 5)}";
     }
+
+    /// <summary>Seeds by default: one sweep is deterministic, and the seed only picks its subsets; more seeds give the spread
+    /// of the leave-one-out figures (and, in a quick run, of the test figures).</summary>
+    public int DefaultSeeds => 1;
 
     /// <summary>The name of a metric in files: <c>l2</c> or <c>l1</c>.</summary>
     public static string MetricName(KnnMetric metric) => metric == KnnMetric.L2 ? "l2" : "l1";
@@ -70,7 +78,7 @@ public sealed class KnnExperiment : ISelfRunExperiment
     /// <summary>The name of a weighting in files: <c>uniform</c> or <c>distance</c>.</summary>
     public static string WeightsName(KnnWeights weights) => weights == KnnWeights.Uniform ? "uniform" : "distance";
 
-    /// <summary>One point of the sweep.</summary>
+    /// <summary>One point of a seed's sweep.</summary>
     private sealed record Point(int K, KnnMetric Metric, KnnWeights Weights, int TrainWrong, int TrainWrongWithSelf, int TrainCount,
         int TestWrong, int TestCount)
     {
@@ -79,98 +87,224 @@ public sealed class KnnExperiment : ISelfRunExperiment
         public double TestError => (double)TestWrong / TestCount;
     }
 
-    /// <summary>The wall times of one metric's searches.</summary>
-    private sealed record MetricTimes(KnnMetric Metric, KnnTimings Test, KnnTimings Train, double VoteSeconds);
+    /// <summary>One point of the sweep over seeds.</summary>
+    private sealed record Figure(int K, KnnMetric Metric, KnnWeights Weights, Estimate TrainError, Estimate TrainErrorWithSelf, Estimate TestError);
+
+    /// <summary>The wall times of one metric's searches (seconds).</summary>
+    private sealed record MetricTimes(string Metric, double TestDistance, double TestTopK, double TrainDistance, double TrainTopK, double Vote);
 
     /// <inheritdoc />
-    public int Run(RunOptions options, RunConsole console)
+    public IReadOnlyList<PlannedRun> Plan(ExperimentContext context) =>
+        context.Seeds.Select(seed => (PlannedRun)Sweep.Of(context.Data(seed), context.Quick)).ToList();
+
+    // ----- the sweep of one seed (a run of the engine) ---------------------------------------------------------------
+
+    /// <summary>Every metric, weighting and k on one seed's images: the neighbour lists are searched once per metric and every
+    /// k votes from them. Its folder gets metrics.csv (one row per point, no wall times), timing.csv and timing.json (the
+    /// searches' wall times), summary.json (the sizes and the seed's own leave-one-out choice).</summary>
+    private sealed class Sweep : PlannedRun
     {
-        using var run = CourseRun.Open(Name, options, console);
-        var data = run.Data;
-        var device = run.Device;
-        bool quick = options.Quick;
-        int classes = data.TrainSet.Classes, dim = data.TrainSet.PixelsPerImage;
-
-        int[] allTrain = Enumerable.Range(0, data.TrainSet.Count).ToArray();
-        int[] references = quick ? data.Subset(allTrain, QuickReferenceImages, 11) : allTrain;
-        int[] test = quick ? StratifiedTest(data, QuickTestImages) : data.TestIndices;
-        // The leave-one-out queries: positions in `references`, so that each excludes itself by its reference index.
-        int trainCount = Math.Min(quick ? QuickTrainErrorImages : TrainErrorImages, references.Length);
-        var referenceLabels = references.Select(i => data.TrainSet.Labels[i]).ToArray();
-        int[] trainPositions = trainCount == references.Length
-            ? Enumerable.Range(0, references.Length).ToArray()
-            : DataSplit.Stratified(referenceLabels, classes, trainCount, (ulong)options.Seed * 0x9E3779B97F4A7C15UL + 12).Validation;
-        int kMax = Math.Min(KValues[^1], references.Length - 1);
-        int[] ks = KValues.Where(k => k <= kMax).ToArray();
-        if (ks.Length == 0) throw new InvalidOperationException($"k-NN needs at least 2 reference images; the data has {references.Length}.");
-
-        run.WriteConfig(Name, new JsonObject
+        private Sweep(int seed, int[] references, int[] test, int[] leaveOneOut, int[] ks, int kMax) : base("knn", seed)
         {
-            ["features"] = "pixel / 255 (raw pixels; no mean/std normalisation)",
-            ["reference_images"] = references.Length,
-            ["references"] = quick ? "stratified subset of the official training set" : "the whole official training set (not the training split)",
-            ["test_images"] = test.Length,
-            ["train_error_images"] = trainPositions.Length,
-            ["train_error"] = "leave-one-out: each of a stratified subset of the references, against all references but itself",
-            ["k_values"] = new JsonArray(ks.Select(k => (JsonNode)k).ToArray()),
-            ["k_max"] = kMax,
+            References = references;
+            Test = test;
+            LeaveOneOut = leaveOneOut;
+            Ks = ks;
+            KMax = kMax;
+        }
+
+        /// <summary>Indices of the reference images in the official training set.</summary>
+        public int[] References { get; }
+
+        /// <summary>Indices of the test images.</summary>
+        public int[] Test { get; }
+
+        /// <summary>Positions in <see cref="References"/> of the leave-one-out queries (each excludes itself by its position).</summary>
+        public int[] LeaveOneOut { get; }
+
+        /// <summary>The k values that fit the references.</summary>
+        public int[] Ks { get; }
+
+        /// <summary>How many neighbours the lists hold.</summary>
+        public int KMax { get; }
+
+        /// <summary>The sweep of <paramref name="data"/>'s seed: the whole sets in a full run, stratified subsets in a quick one.</summary>
+        public static Sweep Of(CourseData data, bool quick)
+        {
+            int[] allTrain = Enumerable.Range(0, data.TrainSet.Count).ToArray();
+            int[] references = quick ? data.Subset(allTrain, QuickReferenceImages, ReferenceSalt) : allTrain;
+            int[] test = quick ? data.TestSubset(QuickTestImages, TestSalt) : data.TestIndices;
+            int count = Math.Min(quick ? QuickTrainErrorImages : TrainErrorImages, references.Length);
+            var referenceLabels = references.Select(i => data.TrainSet.Labels[i]).ToArray();
+            int[] leaveOneOut = count == references.Length
+                ? Enumerable.Range(0, references.Length).ToArray()
+                : CourseData.Stratified(referenceLabels, data.TrainSet.Classes, count, data.Seed, LeaveOneOutSalt);
+            int kMax = Math.Min(KValues[^1], references.Length - 1);
+            int[] ks = KValues.Where(k => k <= kMax).ToArray();
+            if (ks.Length == 0) throw new InvalidOperationException($"k-NN needs at least 2 reference images; the data has {references.Length}.");
+            return new Sweep(data.Seed, references, test, leaveOneOut, ks, kMax);
+        }
+
+        /// <inheritdoc />
+        public override JsonObject Identity() => new()
+        {
+            ["sweep"] = "k-NN on pixel / 255",
+            ["reference_images"] = References.Length,
+            ["references_sha256"] = Digest(References),
+            ["test_images"] = Test.Length,
+            ["test_sha256"] = Digest(Test),
+            ["train_error_images"] = LeaveOneOut.Length,
+            ["train_error_positions_sha256"] = Digest(LeaveOneOut),
+            ["k_values"] = new JsonArray(Ks.Select(k => (JsonNode)k).ToArray()),
             ["metrics"] = new JsonArray(Metrics.Select(m => (JsonNode)MetricName(m)).ToArray()),
             ["weights"] = new JsonArray(Weightings.Select(w => (JsonNode)WeightsName(w)).ToArray()),
             ["reference_chunk"] = new KnnSearchOptions().ReferenceChunk,
-        });
-        console.WriteLine($"k-NN: {test.Length:N0} test and {trainPositions.Length:N0} training queries against {references.Length:N0} " +
-            $"reference images of {dim} pixels (÷255), top-{kMax} per metric");
+        };
 
-        var testLabels = test.Select(i => (int)data.TestSet.Labels[i]).ToArray();
-        var trainLabels = trainPositions.Select(p => (int)referenceLabels[p]).ToArray();
-        using var owned = new DisposableList();
-        ArrayView<float> refs = quick ? Gather(device, data.Train.Pixels.View, dim, references, owned) : data.Train.Pixels.View;
-        ArrayView<int> refLabels = quick ? GatherLabels(device, data.Train.Labels.View, references, owned) : data.Train.Labels.View;
-        ArrayView<float> testQueries = quick ? Gather(device, data.Test.Pixels.View, dim, test, owned) : data.Test.Pixels.View;
-        ArrayView<float> trainQueries = Gather(device, refs, dim, trainPositions, owned);
+        /// <inheritdoc />
+        public override FinishedRun Read(string directory) => new SweepResult(this, directory);
 
-        var points = new List<Point>();
-        var times = new List<MetricTimes>();
-        foreach (var metric in Metrics)
+        /// <inheritdoc />
+        public override void Fit(RunContext context)
         {
-            string name = MetricName(metric);
-            var testTimes = new KnnTimings();
-            var trainTimes = new KnnTimings();
-            using var testLists = NeighborLists.Search(device, testQueries, test.Length, refs, references.Length, dim, metric, kMax, timings: testTimes);
-            console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{name}: {test.Length:N0} x {references.Length:N0}: distances {testTimes.DistanceSeconds:F2} s, top-{kMax} {testTimes.TopKSeconds:F2} s"));
-            using var trainLists = NeighborLists.Search(device, trainQueries, trainPositions.Length, refs, references.Length, dim, metric, kMax,
-                exclude: trainPositions, timings: trainTimes);
-            console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{name}: {trainPositions.Length:N0} x {references.Length:N0} without self: distances {trainTimes.DistanceSeconds:F2} s, top-{kMax} {trainTimes.TopKSeconds:F2} s"));
-            using var withSelf = WithSelf(device, trainLists, trainPositions);
+            var data = context.Data;
+            var device = context.Device;
+            var console = context.Console;
+            int classes = data.TrainSet.Classes, dim = data.TrainSet.PixelsPerImage;
+            console.WriteLine($"k-NN (seed {Seed}): {Test.Length:N0} test and {LeaveOneOut.Length:N0} training queries against {References.Length:N0} " +
+                $"reference images of {dim} pixels (÷255), top-{KMax} per metric");
 
-            var votes = new KnnTimings();
-            foreach (var weights in Weightings)
-                foreach (int k in ks)
-                {
-                    int testWrong = Wrong(testLists.Predict(k, refLabels, classes, weights, votes), testLabels);
-                    int trainWrong = Wrong(trainLists.Predict(k, refLabels, classes, weights, votes), trainLabels);
-                    int selfWrong = Wrong(withSelf.Predict(k, refLabels, classes, weights, votes), trainLabels);
-                    points.Add(new Point(k, metric, weights, trainWrong, selfWrong, trainLabels.Length, testWrong, testLabels.Length));
-                }
-            times.Add(new MetricTimes(metric, testTimes, trainTimes, votes.VoteSeconds));
-            foreach (var weights in Weightings)
-                console.WriteLine($"{name} {WeightsName(weights),-8} test error " + string.Join(", ",
-                    points.Where(p => p.Metric == metric && p.Weights == weights).Select(p => $"k={p.K} {RunFiles.Pct(p.TestError)}")));
+            var referenceLabels = References.Select(i => data.TrainSet.Labels[i]).ToArray();
+            var testLabels = Test.Select(i => (int)data.TestSet.Labels[i]).ToArray();
+            var trainLabels = LeaveOneOut.Select(p => (int)referenceLabels[p]).ToArray();
+            using var owned = new DisposableList();
+            bool allReferences = References.Length == data.TrainSet.Count, allTest = Test.Length == data.TestSet.Count;
+            ArrayView<float> refs = allReferences ? data.Train.Pixels.View : Gather(device, data.Train.Pixels.View, dim, References, owned);
+            ArrayView<int> refLabels = allReferences ? data.Train.Labels.View : GatherLabels(device, data.Train.Labels.View, References, owned);
+            ArrayView<float> testQueries = allTest ? data.Test.Pixels.View : Gather(device, data.Test.Pixels.View, dim, Test, owned);
+            ArrayView<float> trainQueries = Gather(device, refs, dim, LeaveOneOut, owned);
+
+            var points = new List<Point>();
+            var times = new List<MetricTimes>();
+            foreach (var metric in Metrics)
+            {
+                string name = MetricName(metric);
+                var testTimes = new KnnTimings();
+                var trainTimes = new KnnTimings();
+                using var testLists = NeighborLists.Search(device, testQueries, Test.Length, refs, References.Length, dim, metric, KMax, timings: testTimes);
+                console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{name}: {Test.Length:N0} x {References.Length:N0}: distances {testTimes.DistanceSeconds:F2} s, top-{KMax} {testTimes.TopKSeconds:F2} s"));
+                using var trainLists = NeighborLists.Search(device, trainQueries, LeaveOneOut.Length, refs, References.Length, dim, metric, KMax,
+                    exclude: LeaveOneOut, timings: trainTimes);
+                console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{name}: {LeaveOneOut.Length:N0} x {References.Length:N0} without self: distances {trainTimes.DistanceSeconds:F2} s, top-{KMax} {trainTimes.TopKSeconds:F2} s"));
+                using var withSelf = WithSelf(device, trainLists, LeaveOneOut);
+
+                var votes = new KnnTimings();
+                foreach (var weights in Weightings)
+                    foreach (int k in Ks)
+                    {
+                        int testWrong = Wrong(testLists.Predict(k, refLabels, classes, weights, votes), testLabels);
+                        int trainWrong = Wrong(trainLists.Predict(k, refLabels, classes, weights, votes), trainLabels);
+                        int selfWrong = Wrong(withSelf.Predict(k, refLabels, classes, weights, votes), trainLabels);
+                        points.Add(new Point(k, metric, weights, trainWrong, selfWrong, trainLabels.Length, testWrong, testLabels.Length));
+                    }
+                times.Add(new MetricTimes(name, testTimes.DistanceSeconds, testTimes.TopKSeconds, trainTimes.DistanceSeconds, trainTimes.TopKSeconds,
+                    votes.VoteSeconds));
+                foreach (var weights in Weightings)
+                    console.WriteLine($"{name} {WeightsName(weights),-8} test error " + string.Join(", ",
+                        points.Where(p => p.Metric == metric && p.Weights == weights).Select(p => $"k={p.K} {RunFiles.Pct(p.TestError)}")));
+            }
+            Write(context.Folder, points, times);
         }
 
-        Write(run, points, times, ks, kMax, references.Length, test.Length, trainPositions.Length);
-        return Cli.ExitOk;
+        private void Write(RunFolder folder, List<Point> points, List<MetricTimes> times)
+        {
+            var metrics = new StringBuilder("run," + PointColumns + "\n");
+            foreach (var p in points)
+                metrics.AppendLine(string.Join(",", Name, MetricName(p.Metric), WeightsName(p.Weights), I(p.K), R(p.TrainError), R(p.TrainErrorWithSelf),
+                    R(p.TestError), I(p.TrainWrong), I(p.TrainWrongWithSelf), I(p.TrainCount), I(p.TestWrong), I(p.TestCount)));
+            folder.WriteText("metrics.csv", metrics.ToString());
+
+            var timing = new StringBuilder(TimingColumns + "\n");
+            foreach (var t in times)
+            {
+                timing.AppendLine(string.Join(",", t.Metric, "test", I(Test.Length), I(References.Length), F3(t.TestDistance), F3(t.TestTopK)));
+                timing.AppendLine(string.Join(",", t.Metric, "train", I(LeaveOneOut.Length), I(References.Length), F3(t.TrainDistance), F3(t.TrainTopK)));
+            }
+            folder.WriteText("timing.csv", timing.ToString());
+            folder.WriteJson(TimingFile, new JsonObject(times.Select(t => KeyValuePair.Create(t.Metric, (JsonNode?)new JsonObject
+            {
+                ["test_distance_seconds"] = Math.Round(t.TestDistance, 3),
+                ["test_topk_seconds"] = Math.Round(t.TestTopK, 3),
+                ["train_distance_seconds"] = Math.Round(t.TrainDistance, 3),
+                ["train_topk_seconds"] = Math.Round(t.TrainTopK, 3),
+                ["vote_seconds"] = Math.Round(t.Vote, 3),
+            }))));
+
+            var own = points.MinBy(p => (p.TrainError, p.Metric, p.Weights, p.K))!;
+            folder.WriteJson(RunStore.SummaryFile, new JsonObject
+            {
+                ["run"] = Key,
+                ["reference_images"] = References.Length,
+                ["test_images"] = Test.Length,
+                ["train_error_images"] = LeaveOneOut.Length,
+                ["k_max"] = KMax,
+                ["k_values"] = new JsonArray(Ks.Select(k => (JsonNode)k).ToArray()),
+                ["selected"] = PointJson(own),
+            });
+        }
     }
 
-    // ----- data ------------------------------------------------------------------------------------------------------
-
-    private static int[] StratifiedTest(CourseData data, int count)
+    /// <summary>A finished <see cref="Sweep"/> read back from its folder.</summary>
+    private sealed class SweepResult : FinishedRun
     {
-        if (count >= data.TestSet.Count) return data.TestIndices;
-        return DataSplit.Stratified(data.TestSet.Labels, data.TestSet.Classes, count, (ulong)data.Seed * 0x9E3779B97F4A7C15UL + 13).Validation;
+        public SweepResult(Sweep plan, string directory) : base(plan, directory)
+        {
+            Points = System.IO.File.ReadLines(File("metrics.csv")).Skip(1).Select(line =>
+            {
+                var f = line.Split(',');
+                int N(int i) => int.Parse(f[i], CultureInfo.InvariantCulture);
+                return new Point(N(3), f[1] == "l2" ? KnnMetric.L2 : KnnMetric.L1, f[2] == "uniform" ? KnnWeights.Uniform : KnnWeights.Distance,
+                    N(7), N(8), N(9), N(10), N(11));
+            }).ToList();
+            var timing = RunStore.ReadObject(File(TimingFile));
+            Times = Metrics.Select(MetricName).Where(timing.ContainsKey).Select(m => new MetricTimes(m,
+                Summaries.Number(timing, $"{m}.test_distance_seconds") ?? 0, Summaries.Number(timing, $"{m}.test_topk_seconds") ?? 0,
+                Summaries.Number(timing, $"{m}.train_distance_seconds") ?? 0, Summaries.Number(timing, $"{m}.train_topk_seconds") ?? 0,
+                Summaries.Number(timing, $"{m}.vote_seconds") ?? 0)).ToList();
+        }
+
+        public int Seed => Plan.Seed;
+
+        public IReadOnlyList<Point> Points { get; }
+
+        public IReadOnlyList<MetricTimes> Times { get; }
+
+        public Sweep Sweep => (Sweep)Plan;
+
+        public Point At(Figure f) => Points.First(p => p.Metric == f.Metric && p.Weights == f.Weights && p.K == f.K);
+
+        /// <summary>The seed's own choice: the lowest leave-one-out error (ties: L2 before L1, uniform before distance, smaller k).</summary>
+        public Point Selected => Points.MinBy(p => (p.TrainError, p.Metric, p.Weights, p.K))!;
     }
+
+    private const string PointColumns = "metric,weights,k,train_error,train_error_with_self,test_error,train_wrong,train_wrong_with_self,train_images,test_wrong,test_images";
+
+    private const string TimingColumns = "metric,search,queries,references,distance_seconds,topk_seconds";
+
+    private const string TimingFile = "timing.json";
+
+    private static JsonObject PointJson(Point p) => new()
+    {
+        ["metric"] = MetricName(p.Metric),
+        ["weights"] = WeightsName(p.Weights),
+        ["k"] = p.K,
+        ["train_error"] = p.TrainError,
+        ["test_error"] = p.TestError,
+    };
+
+    // ----- device helpers --------------------------------------------------------------------------------------------
 
     /// <summary>Rows <paramref name="indices"/> of <paramref name="source"/>, copied into a new device buffer.</summary>
     private static ArrayView<float> Gather(Device device, ArrayView<float> source, int dim, int[] indices, DisposableList owned)
@@ -258,102 +392,145 @@ public sealed class KnnExperiment : ISelfRunExperiment
         }
     }
 
-    // ----- files -----------------------------------------------------------------------------------------------------
+    // ----- analysis --------------------------------------------------------------------------------------------------
 
-    private static string R(double v) => v.ToString("R", CultureInfo.InvariantCulture);
-
-    private static string F2(double v) => v.ToString("F2", CultureInfo.InvariantCulture);
-
-    private void Write(CourseRun run, List<Point> points, List<MetricTimes> times, int[] ks, int kMax, int referenceCount, int testCount, int trainCount)
+    /// <inheritdoc />
+    public void Analyse(ExperimentContext context, RunSet runs)
     {
-        var folder = run.Folder;
-        var metrics = new StringBuilder("metric,weights,k,train_error,train_error_with_self,test_error,train_wrong,train_wrong_with_self,train_images,test_wrong,test_images\n");
-        foreach (var p in points)
-            metrics.AppendLine(string.Join(",", MetricName(p.Metric), WeightsName(p.Weights), p.K.ToString(CultureInfo.InvariantCulture),
-                R(p.TrainError), R(p.TrainErrorWithSelf), R(p.TestError), p.TrainWrong.ToString(CultureInfo.InvariantCulture),
-                p.TrainWrongWithSelf.ToString(CultureInfo.InvariantCulture), p.TrainCount.ToString(CultureInfo.InvariantCulture),
-                p.TestWrong.ToString(CultureInfo.InvariantCulture), p.TestCount.ToString(CultureInfo.InvariantCulture)));
-        folder.WriteText("metrics.csv", metrics.ToString());
-        var timing = new StringBuilder("metric,search,queries,references,distance_seconds,topk_seconds\n");
-        foreach (var t in times)
+        var sweeps = runs.Of("knn").Cast<SweepResult>().ToList();
+        var first = sweeps[0];
+        var plan = first.Sweep;
+        var seeds = sweeps.Select(s => s.Seed).ToList();
+        var folder = context.Folder;
+        context.WriteConfig(new JsonObject
         {
-            timing.AppendLine(string.Join(",", MetricName(t.Metric), "test", testCount, referenceCount, F3(t.Test.DistanceSeconds), F3(t.Test.TopKSeconds)));
-            timing.AppendLine(string.Join(",", MetricName(t.Metric), "train", trainCount, referenceCount, F3(t.Train.DistanceSeconds), F3(t.Train.TopKSeconds)));
-        }
-        folder.WriteText("timing.csv", timing.ToString());
+            ["features"] = "pixel / 255 (raw pixels; no mean/std normalisation)",
+            ["reference_images"] = plan.References.Length,
+            ["references"] = context.Quick ? "stratified subset of the official training set" : "the whole official training set (not the training split)",
+            ["test_images"] = plan.Test.Length,
+            ["train_error_images"] = plan.LeaveOneOut.Length,
+            ["train_error"] = "leave-one-out: each of a stratified subset of the references, against all references but itself",
+            ["k_values"] = new JsonArray(plan.Ks.Select(k => (JsonNode)k).ToArray()),
+            ["k_max"] = plan.KMax,
+            ["metrics"] = new JsonArray(Metrics.Select(m => (JsonNode)MetricName(m)).ToArray()),
+            ["weights"] = new JsonArray(Weightings.Select(w => (JsonNode)WeightsName(w)).ToArray()),
+            ["reference_chunk"] = new KnnSearchOptions().ReferenceChunk,
+        });
+        WriteFiles(folder, sweeps);
+
+        var figures = first.Points.Select(p => new Figure(p.K, p.Metric, p.Weights,
+            Estimate.Of(seeds, sweeps.Select(s => s.Points.First(q => q.Metric == p.Metric && q.Weights == p.Weights && q.K == p.K).TrainError)),
+            Estimate.Of(seeds, sweeps.Select(s => s.Points.First(q => q.Metric == p.Metric && q.Weights == p.Weights && q.K == p.K).TrainErrorWithSelf)),
+            Estimate.Of(seeds, sweeps.Select(s => s.Points.First(q => q.Metric == p.Metric && q.Weights == p.Weights && q.K == p.K).TestError)))).ToList();
+        // The choice of the sweep: the lowest mean leave-one-out error (no test image involved; ties: L2, uniform, smaller k).
+        var selected = figures.MinBy(f => (f.TrainError.Mean, f.Metric, f.Weights, f.K))!;
+        var accuracy = Estimate.Of(seeds, selected.TestError.Values.Select(e => 1 - e));
 
         var series = new List<Series>();
         int group = 0;
         foreach (var metric in Metrics)
             foreach (var weights in Weightings)
             {
-                var line = points.Where(p => p.Metric == metric && p.Weights == weights).OrderBy(p => p.K).ToList();
+                var line = first.Points.Where(p => p.Metric == metric && p.Weights == weights).OrderBy(p => p.K).ToList();
                 double[] x = line.Select(p => (double)p.K).ToArray();
                 string label = $"{MetricName(metric)} {WeightsName(weights)}";
                 series.Add(new Series($"{label} train (leave-one-out)", x, line.Select(p => p.TrainError * 100).ToArray(), Dashed: true, Group: group));
                 series.Add(new Series($"{label} test", x, line.Select(p => p.TestError * 100).ToArray(), Group: group));
                 group++;
             }
-        Plots.LinesLogX(folder.File("error_vs_k.png"), "k-NN: training (leave-one-out, dashed) and test error vs k", "k", "error (%)",
-            series, ks.Select(k => (double)k).ToList(), legend: ScottPlot.Alignment.UpperLeft);
+        string ofSeed = sweeps.Count > 1 ? $", seed {first.Seed}" : "";
+        Plots.LinesLogX(folder.File("error_vs_k.png"), $"k-NN: training (leave-one-out, dashed) and test error vs k{ofSeed}", "k", "error (%)",
+            series, plan.Ks.Select(k => (double)k).ToList(), legend: ScottPlot.Alignment.UpperLeft);
 
-        var chosen = Metrics.SelectMany(m => Weightings.Select(w => Choose(points, m, w))).ToList();
-        var overall = chosen.MinBy(p => (p.TrainError, p.Metric, p.Weights))!;
+        JsonObject OverSeeds(Figure f) => new()
+        {
+            ["train_error"] = f.TrainError.ToJson(),
+            ["test_error"] = f.TestError.ToJson(),
+            ["train_error_with_self"] = f.TrainErrorWithSelf.ToJson(),
+        };
         var summary = new JsonObject
         {
-            ["results"] = new JsonArray(points.Select(p => (JsonNode)new JsonObject
+            ["results"] = new JsonArray(figures.Select(f => (JsonNode)new JsonObject
             {
-                ["k"] = p.K,
-                ["metric"] = MetricName(p.Metric),
-                ["weights"] = WeightsName(p.Weights),
-                ["train_error"] = p.TrainError,
-                ["test_error"] = p.TestError,
-                ["train_error_with_self"] = p.TrainErrorWithSelf,
-                ["test_wrong"] = p.TestWrong,
-                ["train_wrong"] = p.TrainWrong,
+                ["k"] = f.K,
+                ["metric"] = MetricName(f.Metric),
+                ["weights"] = WeightsName(f.Weights),
+                ["train_error"] = f.TrainError.Mean,
+                ["test_error"] = f.TestError.Mean,
+                ["train_error_with_self"] = f.TrainErrorWithSelf.Mean,
+                ["over_seeds"] = OverSeeds(f),
             }).ToArray()),
-            ["test_images"] = testCount,
-            ["reference_images"] = referenceCount,
-            ["train_error_images"] = trainCount,
-            ["k_max"] = kMax,
+            ["seeds"] = new JsonArray(seeds.Select(s => (JsonNode)s).ToArray()),
+            ["test_images"] = plan.Test.Length,
+            ["reference_images"] = plan.References.Length,
+            ["train_error_images"] = plan.LeaveOneOut.Length,
+            ["k_max"] = plan.KMax,
             ["selected"] = new JsonObject
             {
-                ["rule"] = "lowest leave-one-out training error over metric, weights and k (ties: smaller k)",
-                ["metric"] = MetricName(overall.Metric),
-                ["weights"] = WeightsName(overall.Weights),
-                ["k"] = overall.K,
-                ["train_error"] = overall.TrainError,
-                ["test_error"] = overall.TestError,
+                ["rule"] = "lowest leave-one-out training error (mean over seeds) over metric, weights and k (ties: L2, uniform, smaller k)",
+                ["metric"] = MetricName(selected.Metric),
+                ["weights"] = WeightsName(selected.Weights),
+                ["k"] = selected.K,
+                ["train_error"] = selected.TrainError.Mean,
+                ["test_error"] = selected.TestError.Mean,
+                ["over_seeds"] = OverSeeds(selected),
+                ["per_seed"] = new JsonArray(sweeps.Select(s =>
+                {
+                    var o = PointJson(s.Selected);
+                    o["seed"] = s.Seed;
+                    return (JsonNode)o;
+                }).ToArray()),
             },
-            ["test_accuracy"] = 1 - overall.TestError,
-            ["timings"] = new JsonObject(times.Select(t => new KeyValuePair<string, JsonNode?>(MetricName(t.Metric), new JsonObject
-            {
-                ["test_distance_seconds"] = Math.Round(t.Test.DistanceSeconds, 3),
-                ["test_topk_seconds"] = Math.Round(t.Test.TopKSeconds, 3),
-                ["test_search_seconds"] = Math.Round(t.Test.DistanceSeconds + t.Test.TopKSeconds, 3),
-                ["train_distance_seconds"] = Math.Round(t.Train.DistanceSeconds, 3),
-                ["train_topk_seconds"] = Math.Round(t.Train.TopKSeconds, 3),
-                ["vote_seconds"] = Math.Round(t.VoteSeconds, 3),
-            }))),
-            ["seconds"] = Math.Round(run.Clock.Elapsed.TotalSeconds, 1),
+            ["test_accuracy"] = accuracy.Mean,
+            ["over_seeds"] = new JsonObject { ["test_accuracy"] = accuracy.ToJson() },
         };
         folder.WriteJson("summary.json", summary);
-        run.Console.WriteLine($"selected by leave-one-out error: {MetricName(overall.Metric)} {WeightsName(overall.Weights)} k={overall.K}, " +
-            $"test error {RunFiles.Pct(overall.TestError)}");
-        run.Finish(Report(run, points, times, ks, kMax, referenceCount, testCount, trainCount, overall));
+        context.Console.WriteLine($"selected by leave-one-out error: {MetricName(selected.Metric)} {WeightsName(selected.Weights)} k={selected.K}, " +
+            $"test error {selected.TestError.Describe(RunFiles.Pct)}");
+        context.Finish(Report(context, sweeps, figures, selected));
     }
+
+    // The aggregate metrics.csv (each run's rows with its seed after the run's name), timing.csv and timing.json (wall times).
+    private static void WriteFiles(RunFolder folder, List<SweepResult> sweeps)
+    {
+        var metrics = new StringBuilder("run,seed," + PointColumns + "\n");
+        var timing = new StringBuilder("seed," + TimingColumns + "\n");
+        var times = new JsonObject();
+        foreach (var s in sweeps)
+        {
+            string seed = I(s.Seed);
+            foreach (string line in File.ReadLines(s.File("metrics.csv")).Skip(1))
+            {
+                int cut = line.IndexOf(',');
+                metrics.Append(line, 0, cut).Append(',').Append(seed).Append(line, cut, line.Length - cut).Append('\n');
+            }
+            foreach (string line in File.ReadLines(s.File("timing.csv")).Skip(1)) timing.Append(seed).Append(',').Append(line).Append('\n');
+            times[seed] = RunStore.ReadObject(s.File(TimingFile));
+        }
+        folder.WriteText("metrics.csv", metrics.ToString());
+        folder.WriteText("timing.csv", timing.ToString());
+        folder.WriteJson(TimingFile, times);
+    }
+
+    private static string R(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+
+    private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
+
+    private static string F2(double v) => v.ToString("F2", CultureInfo.InvariantCulture);
 
     private static string F3(double v) => v.ToString("F3", CultureInfo.InvariantCulture);
 
-    /// <summary>The k with the lowest leave-one-out error for a metric and weighting (ties: the smaller k).</summary>
-    private static Point Choose(List<Point> points, KnnMetric metric, KnnWeights weights) =>
-        points.Where(p => p.Metric == metric && p.Weights == weights).MinBy(p => (p.TrainWrong, p.K))!;
-
     // ----- report ----------------------------------------------------------------------------------------------------
 
-    private static string Report(CourseRun run, List<Point> points, List<MetricTimes> times, int[] ks, int kMax, int referenceCount,
-        int testCount, int trainCount, Point overall)
+    private static string Report(ExperimentContext run, List<SweepResult> sweeps, List<Figure> figures, Figure overall)
     {
+        var first = sweeps[0];
+        var plan = first.Sweep;
+        var points = first.Points;
+        var times = first.Times;
+        var ks = plan.Ks;
+        int kMax = plan.KMax, referenceCount = plan.References.Length, testCount = plan.Test.Length, trainCount = plan.LeaveOneOut.Length;
+        bool seeded = sweeps.Count > 1;
         var text = new StringBuilder();
         text.AppendLine("# k-nearest neighbours: bias and variance");
         text.AppendLine();
@@ -367,8 +544,16 @@ public sealed class KnnExperiment : ISelfRunExperiment
             $"(ties go to the smaller class, as in scikit-learn). The {kMax} nearest references of every image are found once per metric and " +
             $"every k = {string.Join(", ", ks)} votes from those lists. The training error is measured on a stratified subset of " +
             $"{trainCount:N0} reference images, each classified by the other references (**leave-one-out**: without itself); the table also " +
-            $"gives it with each image counted as its own nearest neighbour (distance 0), the training error in the textbook sense."));
+            $"gives it with each image counted as its own nearest neighbour (distance 0), the training error in the textbook sense. " +
+            $"Nothing is trained or drawn at random besides the subsets, which the seed picks ({(run.Options.Quick ? "references, test images and leave-one-out images" : "the leave-one-out images")})."));
         text.AppendLine();
+        if (seeded)
+        {
+            text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"The plot and the per-metric tables are seed {first.Seed}'s sweep; the section *Over seeds* gives the spread over the " +
+                $"{sweeps.Count} seeds {string.Join(", ", sweeps.Select(s => s.Seed))}."));
+            text.AppendLine();
+        }
         text.AppendLine("![training and test error vs k](error_vs_k.png)");
         text.AppendLine();
         foreach (var metric in Metrics)
@@ -388,37 +573,68 @@ public sealed class KnnExperiment : ISelfRunExperiment
 
         text.AppendLine("## Which k, which metric");
         text.AppendLine();
-        var bestL2 = points.Where(p => p.Metric == KnnMetric.L2).MinBy(p => (p.TestWrong, p.K))!;
-        var bestL1 = points.Where(p => p.Metric == KnnMetric.L1).MinBy(p => (p.TestWrong, p.K))!;
+        var bestL2 = figures.Where(f => f.Metric == KnnMetric.L2).MinBy(f => (f.TestError.Mean, f.K))!;
+        var bestL1 = figures.Where(f => f.Metric == KnnMetric.L1).MinBy(f => (f.TestError.Mean, f.K))!;
+        double testError = overall.TestError.Mean, trainError = overall.TrainError.Mean;
+        string mean = seeded ? "mean " : "";
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"Chosen by the leave-one-out error alone (no test image involved): **{MetricName(overall.Metric)}, {WeightsName(overall.Weights)} votes, " +
-            $"k = {overall.K}**, test error **{RunFiles.Pct(overall.TestError)}** (accuracy {RunFiles.Pct(1 - overall.TestError)}). The lowest test " +
-            $"errors of each metric are {RunFiles.Pct(bestL2.TestError)} for L2 ({WeightsName(bestL2.Weights)}, k = {bestL2.K}) and " +
-            $"{RunFiles.Pct(bestL1.TestError)} for L1 ({WeightsName(bestL1.Weights)}, k = {bestL1.K}). With {testCount:N0} test images the " +
-            $"standard error of an error rate near {RunFiles.Pct(overall.TestError)} is " +
-            $"{Math.Sqrt(overall.TestError * (1 - overall.TestError) / testCount) * 100:F2} pp, and of a leave-one-out error on {trainCount:N0} images " +
-            $"{Math.Sqrt(overall.TrainError * (1 - overall.TrainError) / trainCount) * 100:F2} pp: differences of a few tenths of a point " +
-            $"between neighbouring k are within noise."));
+            $"Chosen by the {mean}leave-one-out error alone (no test image involved): **{MetricName(overall.Metric)}, {WeightsName(overall.Weights)} votes, " +
+            $"k = {overall.K}**, {mean}test error **{RunFiles.Pct(testError)}** (accuracy {RunFiles.Pct(1 - testError)}). The lowest {mean}test " +
+            $"errors of each metric are {RunFiles.Pct(bestL2.TestError.Mean)} for L2 ({WeightsName(bestL2.Weights)}, k = {bestL2.K}) and " +
+            $"{RunFiles.Pct(bestL1.TestError.Mean)} for L1 ({WeightsName(bestL1.Weights)}, k = {bestL1.K}). With {testCount:N0} test images the " +
+            $"standard error of an error rate near {RunFiles.Pct(testError)} is " +
+            $"{Math.Sqrt(testError * (1 - testError) / testCount) * 100:F2} pp, and of a leave-one-out error on {trainCount:N0} images " +
+            $"{Math.Sqrt(trainError * (1 - trainError) / trainCount) * 100:F2} pp: a difference between neighbouring k smaller than about twice " +
+            $"those is within noise."));
         text.AppendLine();
+        if (seeded) text.Append(OverSeeds(run, sweeps, figures, overall));
 
         text.AppendLine("## Time");
         text.AppendLine();
         text.Append(RunFiles.Table(["metric", "search", "queries x references", "distances", "top-k", "total"],
             times.SelectMany(t => new[]
             {
-                (IReadOnlyList<string>)[MetricName(t.Metric), "test", $"{testCount:N0} x {referenceCount:N0}", $"{F2(t.Test.DistanceSeconds)} s",
-                    $"{F2(t.Test.TopKSeconds)} s", $"{F2(t.Test.DistanceSeconds + t.Test.TopKSeconds)} s"],
-                [MetricName(t.Metric), "train (leave-one-out)", $"{trainCount:N0} x {referenceCount:N0}", $"{F2(t.Train.DistanceSeconds)} s",
-                    $"{F2(t.Train.TopKSeconds)} s", $"{F2(t.Train.DistanceSeconds + t.Train.TopKSeconds)} s"],
+                (IReadOnlyList<string>)[t.Metric, "test", $"{testCount:N0} x {referenceCount:N0}", $"{F2(t.TestDistance)} s",
+                    $"{F2(t.TestTopK)} s", $"{F2(t.TestDistance + t.TestTopK)} s"],
+                [t.Metric, "train (leave-one-out)", $"{trainCount:N0} x {referenceCount:N0}", $"{F2(t.TrainDistance)} s",
+                    $"{F2(t.TrainTopK)} s", $"{F2(t.TrainDistance + t.TrainTopK)} s"],
             }), "lllrrr"));
         text.AppendLine();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"{(seeded ? $"These are seed {first.Seed}'s wall times (every seed's are in `timing.csv`). " : "")}" +
             $"L2 distances are `|a|² + |b|² − 2·a·b` through the GEMM; L1 distances have their own kernel. Top-k keeps the {kMax} nearest " +
             $"while the references stream past in chunks of {new KnnSearchOptions().ReferenceChunk:N0}. The {Metrics.Length * ks.Length * Weightings.Length * 3} votes (test, leave-one-out and with itself) took " +
-            $"{F2(times.Sum(t => t.VoteSeconds))} s in all. `bash bench/peers/knn_ratio.sh` times scikit-learn's brute-force k-NN on the same " +
+            $"{F2(times.Sum(t => t.Vote))} s in all. `bash bench/peers/knn_ratio.sh` times scikit-learn's brute-force k-NN on the same " +
             $"data and compares its accuracies at k = 1, 5 and 9."));
         text.AppendLine();
         text.AppendLine(run.Footer());
+        return text.ToString();
+    }
+
+    // The spread over seeds: the chosen rule's errors at every k, and each seed's own leave-one-out choice.
+    private static string OverSeeds(ExperimentContext run, List<SweepResult> sweeps, List<Figure> figures, Figure overall)
+    {
+        var text = new StringBuilder();
+        text.AppendLine("## Over seeds");
+        text.AppendLine();
+        string what = run.Options.Quick ? "its own references, test images and leave-one-out images" : "its own leave-one-out images";
+        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"Each of the {sweeps.Count} seeds ({string.Join(", ", sweeps.Select(s => s.Seed))}) draws {what}. For " +
+            $"{MetricName(overall.Metric)} with {WeightsName(overall.Weights)} votes, the mean over seeds with its 95% interval:"));
+        text.AppendLine();
+        var line = figures.Where(f => f.Metric == overall.Metric && f.Weights == overall.Weights).OrderBy(f => f.K).ToList();
+        text.Append(RunFiles.Table(["k", "leave-one-out error", "test error"],
+            line.Select(f => (IReadOnlyList<string>)[f.K.ToString(CultureInfo.InvariantCulture), f.TrainError.Describe(RunFiles.Pct),
+                f.TestError.Describe(RunFiles.Pct)]), "rll"));
+        text.AppendLine();
+        var picks = sweeps.Select(s => (s.Seed, Point: s.Selected)).ToList();
+        bool agree = picks.All(p => p.Point.Metric == picks[0].Point.Metric && p.Point.Weights == picks[0].Point.Weights && p.Point.K == picks[0].Point.K);
+        text.AppendLine("Each seed's own leave-one-out choice: " + string.Join("; ", picks.Select(p => string.Create(CultureInfo.InvariantCulture,
+                $"{p.Seed}: {MetricName(p.Point.Metric)} {WeightsName(p.Point.Weights)} k = {p.Point.K} (test error {RunFiles.Pct(p.Point.TestError)})"))) +
+            (agree ? ". Every seed picks the same rule." : ". The seeds do not agree: which rule the leave-one-out error picks depends on the subset it is measured on."));
+        if (overall.TestError.Values.Distinct().Count() == 1)
+            text.AppendLine(" The chosen rule's test error is the same for every seed: the test images and references do not depend on it.");
+        text.AppendLine();
         return text.ToString();
     }
 

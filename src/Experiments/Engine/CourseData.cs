@@ -125,9 +125,25 @@ public sealed class CourseData : IDisposable
     {
         if (count >= indices.Length) return indices;
         var labels = indices.Select(i => TrainSet.Labels[i]).ToArray();
-        var (_, chosen) = DataSplit.Stratified(labels, TrainSet.Classes, count, (ulong)Seed * 0x9E3779B97F4A7C15UL + (ulong)salt);
-        return chosen.Select(k => indices[k]).ToArray();
+        return Stratified(labels, TrainSet.Classes, count, Seed, salt).Select(k => indices[k]).ToArray();
     }
+
+    /// <summary>A stratified subset of <paramref name="count"/> test images (all of them when there are no more), in
+    /// ascending order, drawn from the seed and <paramref name="salt"/>.</summary>
+    public int[] TestSubset(int count, int salt) =>
+        count >= TestSet.Count ? TestIndices : Stratified(TestSet.Labels, TestSet.Classes, count, Seed, salt);
+
+    /// <summary>
+    /// The positions (into <paramref name="labels"/>) of a stratified subset of <paramref name="count"/>, in ascending order,
+    /// drawn from <paramref name="seed"/> and <paramref name="salt"/>: every subset of the course experiments is drawn this
+    /// way, so that one seed's subsets differ by salt and neighbouring seeds' subsets are unrelated.
+    /// </summary>
+    public static int[] Stratified(ReadOnlySpan<byte> labels, int classes, int count, int seed, int salt) =>
+        DataSplit.Stratified(labels, classes, count, SubsetSeed(seed, salt)).Validation;
+
+    // The seed times 2^64 over the golden ratio spreads neighbouring seeds over the generator's key space; the salt tells
+    // one run's subsets apart.
+    private static ulong SubsetSeed(int seed, int salt) => (ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)salt;
 
     /// <summary>A shuffling training loader over <paramref name="indices"/>.</summary>
     public DataLoader TrainLoader(int[] indices, int batch, Normalization normalization, AugmentPipeline augment, ulong seed) =>

@@ -40,6 +40,14 @@ public abstract class PlannedRun
     /// <summary>Reads the run back from its complete folder.</summary>
     public virtual FinishedRun Read(string directory) => new(this, directory);
 
+    /// <summary>The first 16 hex digits of the SHA-256 of <paramref name="indices"/> (for an identity that names a subset).</summary>
+    protected static string Digest(int[] indices)
+    {
+        var bytes = new byte[indices.Length * sizeof(int)];
+        Buffer.BlockCopy(indices, 0, bytes, 0, bytes.Length);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes))[..16];
+    }
+
     private static string FolderName(string name)
     {
         var text = new StringBuilder();

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using GpuNet.Experiments.Reporting;
 using GpuNet.Experiments.Training;
@@ -59,13 +58,6 @@ public sealed class TrainingPlan : PlannedRun
 
     /// <inheritdoc />
     public override FinishedRun Read(string directory) => new TrainedRun(this, directory);
-
-    private static string Digest(int[] indices)
-    {
-        var bytes = new byte[indices.Length * sizeof(int)];
-        Buffer.BlockCopy(indices, 0, bytes, 0, bytes.Length);
-        return Convert.ToHexStringLower(SHA256.HashData(bytes))[..16];
-    }
 
     /// <inheritdoc />
     public override void Fit(RunContext context)
