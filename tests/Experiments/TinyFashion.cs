@@ -55,12 +55,14 @@ public sealed class TinyFashion : IDisposable
     /// <summary>The outcome of one command line.</summary>
     public sealed record QuickRun(int Code, string Out, string Err, string Dir);
 
-    /// <summary>Runs <c>gpunet run NAME --quick --device cpu</c> on the data (once per name, seed and tag) into its own folder.</summary>
-    public QuickRun Run(string name, int seed = 42, string tag = "") =>
-        _runs.GetOrAdd($"{name}-{seed}{tag}", key => new Lazy<QuickRun>(() =>
+    /// <summary>Runs <c>gpunet run NAME --quick --device cpu</c> on the data (once per name, seed, seed count and tag) into its
+    /// own folder; <paramref name="seeds"/> adds <c>--seeds</c>.</summary>
+    public QuickRun Run(string name, int seed = 42, string tag = "", int? seeds = null) =>
+        _runs.GetOrAdd($"{name}-{seed}{(seeds is { } n ? $"x{n}" : "")}{tag}", key => new Lazy<QuickRun>(() =>
         {
             string dir = Path.Combine(Root, "runs", key);
-            var (code, output, err) = Cli("run", name, "--quick", "--device", "cpu", "--seed", $"{seed}", "--data", DataDir, "--out", dir);
+            string[] args = ["run", name, "--quick", "--device", "cpu", "--seed", $"{seed}", "--data", DataDir, "--out", dir];
+            var (code, output, err) = Cli(seeds is { } count ? [.. args, "--seeds", $"{count}"] : args);
             return new QuickRun(code, output, err, dir);
         })).Value;
 
