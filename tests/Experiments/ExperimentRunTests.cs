@@ -114,6 +114,35 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
             summary["gain_over_overfit_peak"]!.GetValue<double>());
     }
 
+    [Theory]
+    [InlineData("mlp", 1)]
+    public void Quick_run_with_two_seeds_writes_a_run_folder_per_configuration_and_seed_and_intervals(string name, int configurations)
+    {
+        var run = tiny.Run(name, seeds: 2);
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        var folders = Directory.GetDirectories(Path.Combine(run.Dir, "runs")).Select(Path.GetFileName).ToList();
+        Assert.Equal(configurations * 2, folders.Count);
+        Assert.Equal(configurations, folders.Count(f => f!.EndsWith("-s42", StringComparison.Ordinal)));
+        Assert.Equal(configurations, folders.Count(f => f!.EndsWith("-s43", StringComparison.Ordinal)));
+        Assert.All(folders, f => Assert.True(File.Exists(Path.Combine(run.Dir, "runs", f!, "summary.json")), f));
+        var seeds = File.ReadAllLines(Path.Combine(run.Dir, "metrics.csv")).Skip(1).Select(r => r.Split(',')[1]).Distinct().Order().ToList();
+        Assert.Equal(["42", "43"], seeds);
+        var summary = Json(run.Dir, "summary.json");
+        Assert.DoesNotContain("seconds", summary.ToJsonString());
+        string report = File.ReadAllText(Path.Combine(run.Dir, "report.md"));
+        Assert.Contains("95% CI", report);
+        switch (name)
+        {
+            case "mlp":
+                // It compares nothing: the spread of its figures.
+                var accuracy = summary["over_seeds"]!["test_accuracy"]!;
+                Assert.Equal(2, accuracy["n"]!.GetValue<int>());
+                Assert.Equal(2, accuracy["ci95"]!.AsArray().Count);
+                Assert.Equal(summary["test_accuracy"]!.GetValue<double>(), accuracy["values"]![0]!.GetValue<double>());
+                break;
+        }
+    }
+
     [Fact]
     public void L1_vs_l2_writes_the_quiz_vectors_and_the_mlp_sparsity()
     {
