@@ -114,8 +114,18 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
             summary["gain_over_overfit_peak"]!.GetValue<double>());
     }
 
+    // The verdict word a paired difference's interval allows.
+    private static void AssertVerdictFitsInterval(JsonNode estimate, string word, string what)
+    {
+        var ci = estimate["ci95"]!.AsArray().Select(v => v!.GetValue<double>()).ToArray();
+        double mean = estimate["mean"]!.GetValue<double>();
+        Assert.True(ci[0] <= mean && mean <= ci[1], $"{what}: mean {mean} outside [{ci[0]}, {ci[1]}]");
+        Assert.Equal(ci[0] > 0 ? "a gain" : ci[1] < 0 ? "a loss" : "within noise", word);
+    }
+
     [Theory]
     [InlineData("mlp", 1)]
+    [InlineData("regularize", 7)]
     public void Quick_run_with_two_seeds_writes_a_run_folder_per_configuration_and_seed_and_intervals(string name, int configurations)
     {
         var run = tiny.Run(name, seeds: 2);
@@ -139,6 +149,15 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
                 Assert.Equal(2, accuracy["n"]!.GetValue<int>());
                 Assert.Equal(2, accuracy["ci95"]!.AsArray().Count);
                 Assert.Equal(summary["test_accuracy"]!.GetValue<double>(), accuracy["values"]![0]!.GetValue<double>());
+                break;
+            case "regularize":
+                foreach (var r in summary["runs"]!.AsArray().Skip(1))
+                {
+                    var versus = r!["vs_overfit"]!;
+                    AssertVerdictFitsInterval(versus["test_accuracy_difference"]!, versus["verdict"]!.GetValue<string>(), r["name"]!.GetValue<string>());
+                    Assert.Equal(2, versus["test_accuracy_difference"]!["n"]!.GetValue<int>());
+                }
+                Assert.Contains("Paired by seed", report);
                 break;
         }
     }
@@ -181,9 +200,11 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
         Assert.True(run.Code == 0, run.Err);
         var runs = Json(run.Dir, "summary.json")["runs"]!.AsArray();
         Assert.Equal(7, runs.Count);
-        Assert.All(runs, r => Assert.InRange(r!["near_zero_fraction"]!.GetValue<double>(), 0, 1));
+        Assert.Equal("overfit", runs[0]!["name"]!.GetValue<string>());
+        Assert.All(runs, r => Assert.All(r!["near_zero_fraction"]!["values"]!.AsArray(), v => Assert.InRange(v!.GetValue<double>(), 0, 1)));
+        Assert.All(runs, r => Assert.Equal(3, r!["near_zero_fraction_final"]!["n"]!.GetValue<int>()));
         // L1 at its strongest leaves more weights near zero than no penalty does.
-        Assert.True(runs[^1]!["near_zero_fraction_final"]!.GetValue<double>() > runs[0]!["near_zero_fraction_final"]!.GetValue<double>());
+        Assert.True(runs[^1]!["near_zero_fraction_final"]!["mean"]!.GetValue<double>() > runs[0]!["near_zero_fraction_final"]!["mean"]!.GetValue<double>());
     }
 
     [Fact]
