@@ -97,21 +97,21 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
         var overfit = tiny.Run("overfit");
         var combo = tiny.Run("combo");
         Assert.True(overfit.Code == 0 && combo.Code == 0, overfit.Err + combo.Err);
-        // The rows of one run without its name (and its seed, where the file has that column).
-        static IEnumerable<string> Rows(string dir, string run)
-        {
-            var lines = File.ReadAllLines(Path.Combine(dir, "metrics.csv"));
-            bool seeded = lines[0].StartsWith("run,seed,", StringComparison.Ordinal);
-            return lines.Skip(1).Where(r => r.StartsWith(run + ",", StringComparison.Ordinal))
-                .Select(r => r[(run.Length + 1)..]).Select(r => seeded ? r[(r.IndexOf(',') + 1)..] : r);
-        }
-        var expected = Rows(overfit.Dir, "overfit").ToList();
+        // The all-off cell is the run overfit plans (same key, same hash), so `run all` fits it once for both.
+        static string Hash(string dir) => Json(Path.Combine(dir, "runs", "overfit-s42"), "config.json")["hash"]!.GetValue<string>();
+        Assert.Equal(Hash(overfit.Dir), Hash(combo.Dir));
+        // The rows of one run and seed without the run's name and seed.
+        static IEnumerable<string> Rows(string dir, string run, int seed) =>
+            File.ReadAllLines(Path.Combine(dir, "metrics.csv")).Skip(1).Where(r => r.StartsWith($"{run},{seed},", StringComparison.Ordinal))
+                .Select(r => r[$"{run},{seed},".Length..]);
+        var expected = Rows(overfit.Dir, "overfit", 42).ToList();
         Assert.NotEmpty(expected);
-        Assert.Equal(expected, Rows(combo.Dir, "aug=none reg=none dropout=0"));
+        Assert.Equal(expected, Rows(combo.Dir, "overfit", 42));
         var summary = Json(combo.Dir, "summary.json");
         Assert.Equal(Json(overfit.Dir, "summary.json")["peak_test_accuracy"]!.GetValue<double>(), summary["overfit"]!["peak_test_accuracy"]!.GetValue<double>());
         Assert.Equal(summary["test_accuracy"]!.GetValue<double>() - summary["overfit"]!["peak_test_accuracy"]!.GetValue<double>(),
-            summary["gain_over_overfit_peak"]!.GetValue<double>());
+            summary["gain_over_overfit_peak"]!["values"]![0]!.GetValue<double>());
+        Assert.Equal(24, summary["runs"]!.GetValue<int>());
     }
 
     // The verdict word a paired difference's interval allows.
@@ -126,6 +126,7 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
     [Theory]
     [InlineData("mlp", 1)]
     [InlineData("regularize", 7)]
+    [InlineData("combo", 8)]
     public void Quick_run_with_two_seeds_writes_a_run_folder_per_configuration_and_seed_and_intervals(string name, int configurations)
     {
         var run = tiny.Run(name, seeds: 2);
@@ -158,6 +159,13 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
                     Assert.Equal(2, versus["test_accuracy_difference"]!["n"]!.GetValue<int>());
                 }
                 Assert.Contains("Paired by seed", report);
+                break;
+            case "combo":
+                AssertVerdictFitsInterval(summary["gain_over_overfit_selected"]!, summary["verdict_over_overfit_selected"]!.GetValue<string>(), "chosen");
+                AssertVerdictFitsInterval(summary["gain_over_overfit_peak"]!, summary["verdict_over_overfit_peak"]!.GetValue<string>(), "chosen vs peak");
+                foreach (var r in summary["ranking"]!.AsArray())
+                    AssertVerdictFitsInterval(r!["test_accuracy_vs_overfit"]!, r["verdict_vs_overfit"]!.GetValue<string>(), r["label"]!.GetValue<string>());
+                Assert.Equal(16, summary["runs"]!.GetValue<int>());
                 break;
         }
     }

@@ -73,17 +73,6 @@ public static class OverfitSetup
             augment, regularization ?? Regularization.None, train, validation, seed);
     }
 
-    /// <summary>The configuration of one run of the setup for an experiment not yet on the engine (the run's one seed).</summary>
-    public static TrainingConfig Config(CourseRun run, string name, string augment = "none", Regularization? regularization = null, float dropout = 0)
-    {
-        var data = run.Data;
-        bool quick = run.Options.Quick;
-        int[] train = data.Subset(data.TrainSplit, quick ? QuickTrainImages : TrainImages, 2);
-        int[] validation = data.Subset(data.ValidationSplit, quick ? QuickValidationImages : ValidationImages, 3);
-        return new TrainingConfig(name, new MlpSpec(Hidden, dropout), LearningRate, Momentum, BatchSize, run.Epochs(Epochs, QuickEpochs), Cosine: false,
-            augment, regularization ?? Regularization.None, train, validation, run.Options.Seed);
-    }
-
     /// <summary>A weight with a smaller magnitude counts as near zero (what <c>regularize</c> measures an L1 penalty by).</summary>
     public const double NearZero = 1e-3;
 
