@@ -97,21 +97,77 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
         var overfit = tiny.Run("overfit");
         var combo = tiny.Run("combo");
         Assert.True(overfit.Code == 0 && combo.Code == 0, overfit.Err + combo.Err);
-        // The rows of one run without its name (and its seed, where the file has that column).
-        static IEnumerable<string> Rows(string dir, string run)
-        {
-            var lines = File.ReadAllLines(Path.Combine(dir, "metrics.csv"));
-            bool seeded = lines[0].StartsWith("run,seed,", StringComparison.Ordinal);
-            return lines.Skip(1).Where(r => r.StartsWith(run + ",", StringComparison.Ordinal))
-                .Select(r => r[(run.Length + 1)..]).Select(r => seeded ? r[(r.IndexOf(',') + 1)..] : r);
-        }
-        var expected = Rows(overfit.Dir, "overfit").ToList();
+        // The all-off cell is the run overfit plans (same key, same hash), so `run all` fits it once for both.
+        static string Hash(string dir) => Json(Path.Combine(dir, "runs", "overfit-s42"), "config.json")["hash"]!.GetValue<string>();
+        Assert.Equal(Hash(overfit.Dir), Hash(combo.Dir));
+        // The rows of one run and seed without the run's name and seed.
+        static IEnumerable<string> Rows(string dir, string run, int seed) =>
+            File.ReadAllLines(Path.Combine(dir, "metrics.csv")).Skip(1).Where(r => r.StartsWith($"{run},{seed},", StringComparison.Ordinal))
+                .Select(r => r[$"{run},{seed},".Length..]);
+        var expected = Rows(overfit.Dir, "overfit", 42).ToList();
         Assert.NotEmpty(expected);
-        Assert.Equal(expected, Rows(combo.Dir, "aug=none reg=none dropout=0"));
+        Assert.Equal(expected, Rows(combo.Dir, "overfit", 42));
         var summary = Json(combo.Dir, "summary.json");
         Assert.Equal(Json(overfit.Dir, "summary.json")["peak_test_accuracy"]!.GetValue<double>(), summary["overfit"]!["peak_test_accuracy"]!.GetValue<double>());
         Assert.Equal(summary["test_accuracy"]!.GetValue<double>() - summary["overfit"]!["peak_test_accuracy"]!.GetValue<double>(),
-            summary["gain_over_overfit_peak"]!.GetValue<double>());
+            summary["gain_over_overfit_peak"]!["values"]![0]!.GetValue<double>());
+        Assert.Equal(24, summary["runs"]!.GetValue<int>());
+    }
+
+    // The verdict word a paired difference's interval allows.
+    private static void AssertVerdictFitsInterval(JsonNode estimate, string word, string what)
+    {
+        var ci = estimate["ci95"]!.AsArray().Select(v => v!.GetValue<double>()).ToArray();
+        double mean = estimate["mean"]!.GetValue<double>();
+        Assert.True(ci[0] <= mean && mean <= ci[1], $"{what}: mean {mean} outside [{ci[0]}, {ci[1]}]");
+        Assert.Equal(ci[0] > 0 ? "a gain" : ci[1] < 0 ? "a loss" : "within noise", word);
+    }
+
+    [Theory]
+    [InlineData("mlp", 1)]
+    [InlineData("regularize", 7)]
+    [InlineData("combo", 8)]
+    public void Quick_run_with_two_seeds_writes_a_run_folder_per_configuration_and_seed_and_intervals(string name, int configurations)
+    {
+        var run = tiny.Run(name, seeds: 2);
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        var folders = Directory.GetDirectories(Path.Combine(run.Dir, "runs")).Select(Path.GetFileName).ToList();
+        Assert.Equal(configurations * 2, folders.Count);
+        Assert.Equal(configurations, folders.Count(f => f!.EndsWith("-s42", StringComparison.Ordinal)));
+        Assert.Equal(configurations, folders.Count(f => f!.EndsWith("-s43", StringComparison.Ordinal)));
+        Assert.All(folders, f => Assert.True(File.Exists(Path.Combine(run.Dir, "runs", f!, "summary.json")), f));
+        var seeds = File.ReadAllLines(Path.Combine(run.Dir, "metrics.csv")).Skip(1).Select(r => r.Split(',')[1]).Distinct().Order().ToList();
+        Assert.Equal(["42", "43"], seeds);
+        var summary = Json(run.Dir, "summary.json");
+        Assert.DoesNotContain("seconds", summary.ToJsonString());
+        string report = File.ReadAllText(Path.Combine(run.Dir, "report.md"));
+        Assert.Contains("95% CI", report);
+        switch (name)
+        {
+            case "mlp":
+                // It compares nothing: the spread of its figures.
+                var accuracy = summary["over_seeds"]!["test_accuracy"]!;
+                Assert.Equal(2, accuracy["n"]!.GetValue<int>());
+                Assert.Equal(2, accuracy["ci95"]!.AsArray().Count);
+                Assert.Equal(summary["test_accuracy"]!.GetValue<double>(), accuracy["values"]![0]!.GetValue<double>());
+                break;
+            case "regularize":
+                foreach (var r in summary["runs"]!.AsArray().Skip(1))
+                {
+                    var versus = r!["vs_overfit"]!;
+                    AssertVerdictFitsInterval(versus["test_accuracy_difference"]!, versus["verdict"]!.GetValue<string>(), r["name"]!.GetValue<string>());
+                    Assert.Equal(2, versus["test_accuracy_difference"]!["n"]!.GetValue<int>());
+                }
+                Assert.Contains("Paired by seed", report);
+                break;
+            case "combo":
+                AssertVerdictFitsInterval(summary["gain_over_overfit_selected"]!, summary["verdict_over_overfit_selected"]!.GetValue<string>(), "chosen");
+                AssertVerdictFitsInterval(summary["gain_over_overfit_peak"]!, summary["verdict_over_overfit_peak"]!.GetValue<string>(), "chosen vs peak");
+                foreach (var r in summary["ranking"]!.AsArray())
+                    AssertVerdictFitsInterval(r!["test_accuracy_vs_overfit"]!, r["verdict_vs_overfit"]!.GetValue<string>(), r["label"]!.GetValue<string>());
+                Assert.Equal(16, summary["runs"]!.GetValue<int>());
+                break;
+        }
     }
 
     [Fact]
@@ -152,9 +208,11 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
         Assert.True(run.Code == 0, run.Err);
         var runs = Json(run.Dir, "summary.json")["runs"]!.AsArray();
         Assert.Equal(7, runs.Count);
-        Assert.All(runs, r => Assert.InRange(r!["near_zero_fraction"]!.GetValue<double>(), 0, 1));
+        Assert.Equal("overfit", runs[0]!["name"]!.GetValue<string>());
+        Assert.All(runs, r => Assert.All(r!["near_zero_fraction"]!["values"]!.AsArray(), v => Assert.InRange(v!.GetValue<double>(), 0, 1)));
+        Assert.All(runs, r => Assert.Equal(3, r!["near_zero_fraction_final"]!["n"]!.GetValue<int>()));
         // L1 at its strongest leaves more weights near zero than no penalty does.
-        Assert.True(runs[^1]!["near_zero_fraction_final"]!.GetValue<double>() > runs[0]!["near_zero_fraction_final"]!.GetValue<double>());
+        Assert.True(runs[^1]!["near_zero_fraction_final"]!["mean"]!.GetValue<double>() > runs[0]!["near_zero_fraction_final"]!["mean"]!.GetValue<double>());
     }
 
     [Fact]

@@ -33,8 +33,8 @@ public sealed class AugmentExperiment : ICourseExperiment
     /// <inheritdoc />
     public IReadOnlyList<PlannedRun> Plan(ExperimentContext context) =>
     [
-        .. context.Seeds.Select(seed => new TrainingPlan(OverfitSetup.Config(context, seed, "overfit"))),
-        .. context.Seeds.Select(seed => new TrainingPlan(OverfitSetup.Config(context, seed, "augmented", OverfitSetup.Augmentation))),
+        .. context.Seeds.Select(seed => OverfitSetup.Plan(OverfitSetup.Config(context, seed, "overfit"))),
+        .. context.Seeds.Select(seed => OverfitSetup.Plan(OverfitSetup.Config(context, seed, "augmented", OverfitSetup.Augmentation))),
     ];
 
     /// <inheritdoc />

@@ -96,7 +96,7 @@ public sealed class DistillExperiment : ICourseExperiment
     /// <inheritdoc />
     public string KeyNumbers(JsonObject summary)
     {
-        string Acc(string key) => Summaries.EstimateText(summary, $"models.{key}.test_accuracy", RunFiles.Pct);
+        string Acc(string key) => Summaries.MeanWithInterval(summary, $"models.{key}.test_accuracy", RunFiles.Pct);
         string Gain(string key) =>
             $"{RunFiles.Points(Summaries.Number(summary, $"gain_over_student_alone.{key}.test_accuracy.mean") ?? double.NaN)}, " +
             $"{Summaries.Text(summary, $"gain_over_student_alone.{key}.verdict") ?? "-"}";

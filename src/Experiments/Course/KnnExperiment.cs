@@ -64,7 +64,7 @@ public sealed class KnnExperiment : ICourseExperiment
             return r is null ? "-" : RunFiles.Pct(1 - (Summaries.Number(r, "test_error") ?? double.NaN));
         }
         return $"chosen by leave-one-out: {Summaries.Text(summary, "selected.metric")} {Summaries.Text(summary, "selected.weights")} " +
-            $"k={Summaries.Number(summary, "selected.k")}, test accuracy {Summaries.EstimateText(summary, "over_seeds.test_accuracy", RunFiles.Pct)}; " +
+            $"k={Summaries.Number(summary, "selected.k")}, test accuracy {Summaries.MeanWithInterval(summary, "over_seeds.test_accuracy", RunFiles.Pct)}; " +
             $"uniform k=5: L2 {At("l2", 5)}, L1 {At("l1", 5)}";
     }
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using GpuNet.Data;
+using GpuNet.Experiments.Engine;
 using GpuNet.Experiments.Reporting;
 using GpuNet.Experiments.Training;
 using GpuNet.Nn;
@@ -11,9 +12,10 @@ namespace GpuNet.Experiments;
 /// <summary>
 /// <c>gpunet run mlp</c>: a 784-256-128-10 ReLU MLP trained with cross-entropy and plain SGD on the 54,000-image training
 /// split, the epoch chosen by validation accuracy, its test accuracy reported, and its predictions on the first 16 test
-/// images shown beside their labels.
+/// images (measured on the live model when the fit ends) shown beside their labels. One run per seed; it compares nothing,
+/// so one seed is the default, and more give the spread of the figures.
 /// </summary>
-public sealed class MlpExperiment : ISelfRunExperiment
+public sealed class MlpExperiment : ICourseExperiment
 {
     /// <summary>The network.</summary>
     public static readonly MlpSpec Model = new([256, 128]);
@@ -41,35 +43,82 @@ public sealed class MlpExperiment : ISelfRunExperiment
 
     /// <inheritdoc />
     public string KeyNumbers(JsonObject summary) =>
-        $"test accuracy {RunFiles.Pct(Summaries.Number(summary, "test_accuracy") ?? double.NaN)} " +
+        (Summaries.Number(summary, "over_seeds.test_accuracy.n") is > 1
+            ? $"test accuracy {Summaries.MeanWithInterval(summary, "over_seeds.test_accuracy", RunFiles.Pct)}; first seed "
+            : "test accuracy ") +
+        $"{RunFiles.Pct(Summaries.Number(summary, "test_accuracy") ?? double.NaN)} " +
         $"(best-validation epoch {Summaries.Number(summary, "best_epoch")} of {Summaries.Number(summary, "epochs_trained")})";
 
     /// <inheritdoc />
-    public int Run(RunOptions options, RunConsole console)
+    public int DefaultSeeds => 1;
+
+    /// <inheritdoc />
+    public IReadOnlyList<PlannedRun> Plan(ExperimentContext context) =>
+        context.Seeds.Select(seed => (PlannedRun)new TrainingPlan(Config(context, seed))
+        {
+            ExtraIdentity = new JsonObject { ["shown_test_images"] = Shown },
+            // The predictions need the live model: measured once the best-validation parameters are restored.
+            AfterFit = (outcome, run, extras) => extras["predictions"] = new JsonArray(
+                Predictions.Of(outcome.Model, run.Data.Test, run.Data.TestIndices.Take(Shown).ToArray(), outcome.Normalization)
+                    .Select(p => (JsonNode)new JsonObject
+                    {
+                        ["index"] = p.Index,
+                        ["label"] = p.Label,
+                        ["predicted"] = p.Predicted,
+                        ["confidence"] = p.Confidence,
+                    }).ToArray()),
+        }).ToList();
+
+    private static TrainingConfig Config(ExperimentContext context, int seed)
     {
-        using var run = CourseRun.Open(Name, options, console);
-        var data = run.Data;
-        int epochs = run.Epochs(Epochs, 2);
-        int[] train = options.Quick ? data.Subset(data.TrainSplit, QuickTrain, 1) : data.TrainSplit;
-        var config = new TrainingConfig("mlp", Model, LearningRate, 0, BatchSize, epochs, Cosine: true, "none", Regularization.None,
-            train, data.ValidationSplit, options.Seed);
-        run.WriteConfig(Name, new JsonObject { ["epochs"] = epochs, ["training"] = config.ToJson() });
+        var data = context.Data(seed);
+        int[] train = context.Quick ? data.Subset(data.TrainSplit, QuickTrain, 1) : data.TrainSplit;
+        return new TrainingConfig("mlp", Model, LearningRate, 0, BatchSize, context.Epochs(Epochs, 2), Cosine: true, "none", Regularization.None,
+            train, data.ValidationSplit, seed);
+    }
 
-        using var outcome = TrainingRun.Fit(data, config, console);
-        RunFiles.WriteMetrics(run.Folder, [outcome]);
-        string checkpoint = RunFiles.SaveCheckpoint(run.Folder, outcome, Name, data);
+    /// <summary>One shown test image: what the run's model said about it.</summary>
+    private sealed record ShownImage(int Index, int Label, int Predicted, double Confidence)
+    {
+        public bool Correct => Label == Predicted;
 
-        var shown = Predictions.Of(outcome.Model, data.Test, data.TestIndices.Take(Shown).ToArray(), outcome.Normalization);
-        var cells = shown.Select(p => new ImageGrid.Cell(p.Pixels,
+        public static IReadOnlyList<ShownImage> Of(TrainedRun run) =>
+            (run.Extras["predictions"] as JsonArray ?? throw new InvalidDataException($"run {run.Plan.Key} holds no predictions."))
+            .Select(p => new ShownImage(p!["index"]!.GetValue<int>(), p["label"]!.GetValue<int>(), p["predicted"]!.GetValue<int>(),
+                p["confidence"]!.GetValue<double>())).ToList();
+    }
+
+    /// <inheritdoc />
+    public void Analyse(ExperimentContext context, RunSet runs)
+    {
+        var all = runs.Trained("mlp");
+        var outcome = all[0];
+        var folder = context.Folder;
+        context.WriteConfig(new JsonObject { ["epochs"] = outcome.Config.Epochs, ["training"] = outcome.Config.ToJson() });
+        RunFiles.WriteMetrics(folder, all);
+        string checkpoint = RunFiles.CopyCheckpoint(folder, outcome);
+
+        var shown = ShownImage.Of(outcome);
+        var testSet = context.Data(outcome.Seed).TestSet;
+        var cells = shown.Select(p => new ImageGrid.Cell(testSet.Image(p.Index).ToArray().Select(b => b / 255f).ToArray(),
             $"{Short(p.Predicted)}{(p.Correct ? "" : " (" + Short(p.Label) + ")")}", Mark: !p.Correct)).ToList();
-        Png.Write(run.Folder.File("predictions.png"), ImageGrid.Render(cells, FashionMnist.Side, FashionMnist.Side, columns: 8, scale: 3,
-            title: $"first {shown.Count} test images: predicted (true class when wrong, in red)"));
+        Png.Write(folder.File("predictions.png"), ImageGrid.Render(cells, FashionMnist.Side, FashionMnist.Side, columns: 8, scale: 3,
+            title: $"first {shown.Count} test images: predicted (true class when wrong, in red); seed {outcome.Seed}"));
 
-        Plots.Lines(run.Folder.File("loss.png"), "MLP: cross-entropy per epoch", "epoch", "loss (nats)",
+        Plots.Lines(folder.File("loss.png"), $"MLP: cross-entropy per epoch (seed {outcome.Seed})", "epoch", "loss (nats)",
             RunFiles.LossCurves(outcome, "mlp", validation: true), markers: [(outcome.Result.BestEpoch, $"best validation epoch ({outcome.Result.BestEpoch})")]);
-        Plots.Lines(run.Folder.File("accuracy.png"), "MLP: accuracy per epoch", "epoch", "accuracy (%)",
+        Plots.Lines(folder.File("accuracy.png"), $"MLP: accuracy per epoch (seed {outcome.Seed})", "epoch", "accuracy (%)",
             RunFiles.LossCurves(outcome, "mlp", accuracy: true, validation: true), markers: [(outcome.Result.BestEpoch, $"best validation epoch ({outcome.Result.BestEpoch})")]);
 
+        var seeds = all.Select(r => r.Seed).ToList();
+        var overSeeds = new Dictionary<string, Estimate>
+        {
+            ["test_accuracy"] = Estimate.Of(seeds, all.Select(r => r.TestAccuracy)),
+            ["test_loss"] = Estimate.Of(seeds, all.Select(r => r.TestLoss)),
+            ["validation_accuracy"] = Estimate.Of(seeds, all.Select(r => r.Best.ValidationAccuracy)),
+            ["best_epoch"] = Estimate.Of(seeds, all.Select(r => (double)r.Result.BestEpoch)),
+            ["shown_correct"] = Estimate.Of(seeds, all.Select(r => (double)ShownImage.Of(r).Count(p => p.Correct))),
+        };
         var summary = RunFiles.ModelSummary(outcome, checkpoint);
         summary["predictions"] = new JsonArray(shown.Select(p => (JsonNode)new JsonObject
         {
@@ -78,13 +127,16 @@ public sealed class MlpExperiment : ISelfRunExperiment
             ["predicted"] = FashionMnist.ClassNames[p.Predicted],
             ["confidence"] = Math.Round(p.Confidence, 4),
         }).ToArray());
-        run.Folder.WriteJson("summary.json", summary);
+        summary["over_seeds"] = new JsonObject(overSeeds.Select(f => KeyValuePair.Create(f.Key, (JsonNode?)f.Value.ToJson())));
+        folder.WriteJson("summary.json", summary);
 
-        console.WriteLine($"best epoch {outcome.Result.BestEpoch}: validation {RunFiles.Pct(outcome.Best.ValidationAccuracy)}, " +
+        context.Console.WriteLine($"seed {outcome.Seed}: best epoch {outcome.Result.BestEpoch}: validation {RunFiles.Pct(outcome.Best.ValidationAccuracy)}, " +
             $"test {RunFiles.Pct(outcome.TestAccuracy)} (loss {RunFiles.F4(outcome.TestLoss)} nats); " +
             $"{shown.Count(p => p.Correct)}/{shown.Count} of the shown test images right");
-        run.Finish(Report(run, outcome, shown));
-        return Cli.ExitOk;
+        if (all.Count > 1)
+            context.Console.WriteLine($"over seeds {string.Join(", ", seeds)}: test accuracy {overSeeds["test_accuracy"].Describe(RunFiles.Pct)}, " +
+                $"std {RunFiles.Points(overSeeds["test_accuracy"].Std).TrimStart('+')}");
+        context.Finish(Report(context, outcome, shown, overSeeds));
     }
 
     // Short class names so that captions fit under a 84-pixel image.
@@ -95,23 +147,26 @@ public sealed class MlpExperiment : ISelfRunExperiment
         _ => FashionMnist.ClassNames[label],
     };
 
-    private static string Report(CourseRun run, RunOutcome o, IReadOnlyList<Prediction> shown)
+    private static string Report(ExperimentContext run, TrainedRun o, IReadOnlyList<ShownImage> shown, Dictionary<string, Estimate> seeds)
     {
         var c = o.Config;
         var best = o.Best;
         var last = o.Result.History[^1];
+        int minTestLossEpoch = o.Result.History.MinBy(m => m.TestLoss)!.Epoch;
         var text = new StringBuilder();
         text.AppendLine("# A multilayer perceptron on Fashion-MNIST");
         text.AppendLine();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"A {c.Model} network ({o.Model.ParameterCount:N0} parameters) trained with softmax cross-entropy and plain SGD " +
-            $"(learning rate {c.LearningRate}, no momentum, batch {c.BatchSize}, the rate annealed to 0 by a cosine over {c.Epochs} epochs) " +
-            $"on {c.Train.Length:N0} training images. {c.Validation.Length:N0} images held out of the training set (stratified, seed {c.Seed}) " +
-            $"choose the epoch: the parameters of the epoch with the best validation accuracy are kept, and only that model is " +
-            $"measured on the {o.TestCount:N0} test images. Inputs are the pixels scaled to [0, 1], then standardised with the training " +
-            $"images' mean {o.Normalization.Mean:F4} and standard deviation {o.Normalization.Std:F4}."));
+            $"A {c.Model} network ({o.ParameterCount:N0} parameters) trained with softmax cross-entropy and plain SGD " +
+            $"(learning rate {c.LearningRate}, no momentum, batch {c.BatchSize}, the rate annealed to 0 by a cosine over {c.Epochs} epochs, so " +
+            $"that the last epochs take small steps) on {c.Train.Length:N0} training images. {c.Validation.Length:N0} images held out of the " +
+            $"training set (stratified, drawn from the seed) choose the epoch: the parameters of the epoch with the best validation accuracy " +
+            $"are kept, and only that model is measured on the {o.TestCount:N0} test images. Inputs are the pixels scaled to [0, 1], then " +
+            $"standardised with the training images' mean {o.Normalization.Mean:F4} and standard deviation {o.Normalization.Std:F4}."));
         text.AppendLine();
         text.AppendLine("## Result");
+        text.AppendLine();
+        text.AppendLine($"The table, the plots and the predictions are seed {o.Seed}'s run.");
         text.AppendLine();
         text.Append(RunFiles.Table(["", "epoch", "train loss", "train acc.", "validation acc.", "test loss", "test acc."],
         [
@@ -119,17 +174,41 @@ public sealed class MlpExperiment : ISelfRunExperiment
             ["last epoch", $"{last.Epoch}", RunFiles.F4(last.TrainLoss), RunFiles.Pct(last.TrainAccuracy), RunFiles.Pct(last.ValidationAccuracy), RunFiles.F4(last.TestLoss), RunFiles.Pct(last.TestAccuracy)],
         ], "lrrrrrr"));
         text.AppendLine();
-        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+        text.Append(string.Create(CultureInfo.InvariantCulture,
             $"**Test accuracy of the selected model: {RunFiles.Pct(o.TestAccuracy)}** ({o.TestCorrect:N0} of {o.TestCount:N0}), test loss " +
-            $"{RunFiles.F4(o.TestLoss)} nats. A PyTorch MLP of the same shape reaches about 89% on Fashion-MNIST. The training accuracy " +
-            $"({RunFiles.Pct(best.TrainAccuracy)}) is above the test accuracy: even this network, with {o.Model.ParameterCount:N0} " +
-            $"parameters for {c.Train.Length:N0} images, fits the training images better than new ones, and its test loss is lowest at " +
-            $"epoch {o.Result.History.MinBy(m => m.TestLoss)!.Epoch} while the training loss keeps falling. The cosine schedule's small final " +
-            $"steps keep the last epochs from wandering: the last epoch's validation accuracy is {RunFiles.Pct(last.ValidationAccuracy)}, " +
-            $"against {RunFiles.Pct(best.ValidationAccuracy)} at the selected one."));
+            $"{RunFiles.F4(o.TestLoss)} nats. "));
+        if (best.TrainAccuracy > o.TestAccuracy)
+            text.Append(string.Create(CultureInfo.InvariantCulture,
+                $"The training accuracy ({RunFiles.Pct(best.TrainAccuracy)}) is above the test accuracy: even this network, with " +
+                $"{o.ParameterCount:N0} parameters for {c.Train.Length:N0} images, fits the training images better than new ones. "));
+        if (minTestLossEpoch < last.Epoch && last.TrainLoss < o.Result.History[minTestLossEpoch - 1].TrainLoss)
+            text.Append(string.Create(CultureInfo.InvariantCulture,
+                $"Its test loss is lowest at epoch {minTestLossEpoch} while the training loss keeps falling to the end. "));
+        text.AppendLine(last.Epoch == best.Epoch
+            ? "The selected epoch is the last one."
+            : $"The last epoch's validation accuracy is {RunFiles.Pct(last.ValidationAccuracy)}, against {RunFiles.Pct(best.ValidationAccuracy)} at the selected one.");
         text.AppendLine();
-        text.AppendLine(RunFiles.NoiseNote(o.TestAccuracy, c.Validation.Length, o.TestCount));
-        text.AppendLine();
+        if (seeds["test_accuracy"].N > 1)
+        {
+            text.AppendLine($"Over {seeds["test_accuracy"].N} seeds ({string.Join(", ", seeds["test_accuracy"].Seeds)}; each draws its own " +
+                "initialisation, validation split and batch order), as mean with the 95% interval of the mean:");
+            text.AppendLine();
+            string F1(double v) => v.ToString("F1", CultureInfo.InvariantCulture);
+            text.Append(RunFiles.Table(["figure", "mean (95% CI)", "std", "per seed"], [
+                ["selected test accuracy", seeds["test_accuracy"].Describe(RunFiles.Pct), RunFiles.Points(seeds["test_accuracy"].Std).TrimStart('+'), RunFiles.PerSeed(seeds["test_accuracy"], RunFiles.Pct)],
+                ["selected test loss", seeds["test_loss"].Describe(RunFiles.F4), RunFiles.F4(seeds["test_loss"].Std), RunFiles.PerSeed(seeds["test_loss"], RunFiles.F4)],
+                ["best validation accuracy", seeds["validation_accuracy"].Describe(RunFiles.Pct), RunFiles.Points(seeds["validation_accuracy"].Std).TrimStart('+'), RunFiles.PerSeed(seeds["validation_accuracy"], RunFiles.Pct)],
+                ["selected epoch", seeds["best_epoch"].Describe(F1), F1(seeds["best_epoch"].Std), RunFiles.PerSeed(seeds["best_epoch"], v => v.ToString("F0", CultureInfo.InvariantCulture))],
+                [$"shown test images right (of {shown.Count})", seeds["shown_correct"].Describe(F1), F1(seeds["shown_correct"].Std), RunFiles.PerSeed(seeds["shown_correct"], v => v.ToString("F0", CultureInfo.InvariantCulture))],
+            ], "llll"));
+            text.AppendLine();
+        }
+        else
+        {
+            text.AppendLine(RunFiles.NoiseNote(o.TestAccuracy, c.Validation.Length, o.TestCount) +
+                " One seed gives no spread; `--seeds 3` or more measures how much the test accuracy moves from seed to seed.");
+            text.AppendLine();
+        }
         text.AppendLine("![loss per epoch](loss.png)");
         text.AppendLine();
         text.AppendLine("![accuracy per epoch](accuracy.png)");
@@ -143,7 +222,7 @@ public sealed class MlpExperiment : ISelfRunExperiment
                 RunFiles.Pct(p.Confidence), p.Correct ? "right" : "**wrong**"]), "rllrl"));
         text.AppendLine();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"{shown.Count(p => p.Correct)} of {shown.Count} right. The confidence is the softmax probability of the predicted class."));
+            $"{shown.Count(p => p.Correct)} of {shown.Count} right (seed {o.Seed}'s model). The confidence is the softmax probability of the predicted class."));
         text.AppendLine();
         text.AppendLine(RunFiles.CheckpointSection(o));
         text.AppendLine(run.Footer());

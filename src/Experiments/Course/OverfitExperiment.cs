@@ -33,7 +33,7 @@ public sealed class OverfitExperiment : ICourseExperiment
 
     /// <inheritdoc />
     public IReadOnlyList<PlannedRun> Plan(ExperimentContext context) =>
-        context.Seeds.Select(seed => (PlannedRun)new TrainingPlan(OverfitSetup.Config(context, seed, "overfit"))).ToList();
+        context.Seeds.Select(seed => (PlannedRun)OverfitSetup.Plan(OverfitSetup.Config(context, seed, "overfit"))).ToList();
 
     /// <inheritdoc />
     public void Analyse(ExperimentContext context, RunSet runs)

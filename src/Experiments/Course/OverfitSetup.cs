@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using GpuNet.Experiments.Engine;
+using GpuNet.Experiments.Reporting;
 using GpuNet.Experiments.Training;
 using GpuNet.Nn;
 
@@ -72,15 +73,59 @@ public static class OverfitSetup
             augment, regularization ?? Regularization.None, train, validation, seed);
     }
 
-    /// <summary>The configuration of one run of the setup for an experiment not yet on the engine (the run's one seed).</summary>
-    public static TrainingConfig Config(CourseRun run, string name, string augment = "none", Regularization? regularization = null, float dropout = 0)
+    /// <summary>A weight with a smaller magnitude counts as near zero (what <c>regularize</c> measures an L1 penalty by).</summary>
+    public const double NearZero = 1e-3;
+
+    /// <summary>The last epoch's weight histogram covers <c>[-HistogramRange, HistogramRange]</c>, where almost all weights
+    /// are; larger ones fall into the end bins.</summary>
+    public const double HistogramRange = 0.15;
+
+    /// <summary>The bins of that histogram.</summary>
+    public const int HistogramBins = 101;
+
+    /// <summary>
+    /// The planned run of <paramref name="config"/> (from <see cref="Config"/>) as every experiment of the setup declares it:
+    /// after each epoch it records the share of near-zero weights (<c>near_zero_by_epoch</c>) and the histogram of the
+    /// weights (<c>last_epoch_histogram</c>, overwritten, so the last epoch's stays), and after the fit the near-zero
+    /// share of the restored model (<c>near_zero_selected</c>). The overfitting run is planned by <c>overfit</c>,
+    /// <c>augment</c>, <c>regularize</c> and <c>combo</c> alike, so all of them must plan it this way: whichever fits it,
+    /// its folder then holds what <c>regularize</c> reads.
+    /// </summary>
+    public static TrainingPlan Plan(TrainingConfig config, string? label = null) => new(config, label)
     {
-        var data = run.Data;
-        bool quick = run.Options.Quick;
-        int[] train = data.Subset(data.TrainSplit, quick ? QuickTrainImages : TrainImages, 2);
-        int[] validation = data.Subset(data.ValidationSplit, quick ? QuickValidationImages : ValidationImages, 3);
-        return new TrainingConfig(name, new MlpSpec(Hidden, dropout), LearningRate, Momentum, BatchSize, run.Epochs(Epochs, QuickEpochs), Cosine: false,
-            augment, regularization ?? Regularization.None, train, validation, run.Options.Seed);
+        ExtraIdentity = new JsonObject
+        {
+            ["weight_statistics"] = new JsonObject { ["near_zero"] = NearZero, ["histogram_range"] = HistogramRange, ["histogram_bins"] = HistogramBins },
+        },
+        AfterEpoch = (_, model, extras) =>
+        {
+            var w = model.Parameters.Values.Rows(0, (int)model.Parameters.WeightCount).ToArray();
+            ((extras["near_zero_by_epoch"] ??= new JsonArray()) as JsonArray)!.Add(w.Length == 0 ? 0 : w.Count(v => Math.Abs(v) < NearZero) / (double)w.Length);
+            extras["last_epoch_histogram"] = new JsonArray(Plots.Bin(w.Select(v => (double)v), HistogramBins, -HistogramRange, HistogramRange)
+                .Select(c => (JsonNode)c).ToArray());
+        },
+        AfterFit = (outcome, _, extras) => extras["near_zero_selected"] = outcome.NearZeroFraction(NearZero),
+    };
+
+    /// <summary>What <see cref="Plan"/> recorded about a run's weights.</summary>
+    /// <param name="NearZeroByEpoch">The share of near-zero weights after each epoch.</param>
+    /// <param name="NearZeroSelected">The share in the restored (best-validation) model.</param>
+    /// <param name="LastEpochHistogram">The counts of the last epoch's weights in <see cref="HistogramBins"/> bins.</param>
+    public sealed record WeightStatistics(IReadOnlyList<double> NearZeroByEpoch, double NearZeroSelected, IReadOnlyList<double> LastEpochHistogram)
+    {
+        /// <summary>The share of near-zero weights after the last epoch.</summary>
+        public double NearZeroFinal => NearZeroByEpoch.Count > 0 ? NearZeroByEpoch[^1] : double.NaN;
+
+        /// <summary>Reads them from <paramref name="run"/>'s extras.</summary>
+        /// <exception cref="InvalidDataException">The run was not planned by <see cref="Plan"/>.</exception>
+        public static WeightStatistics Of(TrainedRun run)
+        {
+            var e = run.Extras;
+            if (e["near_zero_by_epoch"] is not JsonArray byEpoch || e["last_epoch_histogram"] is not JsonArray histogram)
+                throw new InvalidDataException($"run {run.Plan.Key} holds no weight statistics (it was not planned by OverfitSetup.Plan).");
+            return new WeightStatistics(byEpoch.Select(v => v!.GetValue<double>()).ToArray(), e["near_zero_selected"]?.GetValue<double>() ?? double.NaN,
+                histogram.Select(v => v!.GetValue<double>()).ToArray());
+        }
     }
 
     /// <summary>The setup's settings for config.json.</summary>

@@ -7,9 +7,8 @@ namespace GpuNet.Experiments;
 /// <summary>Reading numbers back from a summary.json.</summary>
 public static class Summaries
 {
-    /// <summary>The number at <paramref name="path"/> (keys, or indices into arrays, separated by '.'), or null when it is
-    /// missing or not a number.</summary>
-    public static double? Number(JsonNode? node, string path)
+    // The node at a path of keys (and array indices) separated by '.'.
+    private static JsonNode? At(JsonNode? node, string path)
     {
         foreach (string key in path.Split('.'))
             node = node switch
@@ -18,26 +17,34 @@ public static class Summaries
                 JsonArray a => int.TryParse(key, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int i) && i < a.Count ? a[i] : null,
                 _ => null,
             };
-        return node is JsonValue v && v.TryGetValue(out double d) ? d : null;
+        return node;
     }
 
-    /// <summary>
-    /// The <see cref="Engine.Estimate.ToJson"/> at <paramref name="path"/> in words: <c>83.10% (95% CI 82.11% to 84.09%)</c>,
-    /// the mean alone when it has no interval (one seed), <c>-</c> when it is missing.
-    /// </summary>
-    public static string EstimateText(JsonNode? node, string path, Func<double, string> format)
+    /// <summary>The number at <paramref name="path"/> (keys, or array indices, separated by '.'), or null when it is missing or not a number.</summary>
+    public static double? Number(JsonNode? node, string path)
     {
-        if (Number(node, path + ".mean") is not { } mean) return "-";
-        return Number(node, path + ".ci95.0") is { } low && Number(node, path + ".ci95.1") is { } high
-            ? $"{format(mean)} (95% CI {format(low)} to {format(high)})"
-            : format(mean);
+        node = At(node, path);
+        return node is JsonValue v && v.TryGetValue(out double d) ? d : null;
     }
 
     /// <summary>The string at <paramref name="path"/>, or null.</summary>
     public static string? Text(JsonNode? node, string path)
     {
-        foreach (string key in path.Split('.'))
-            node = node is JsonObject o && o.TryGetPropertyValue(key, out var child) ? child : null;
+        node = At(node, path);
         return node is JsonValue v && v.TryGetValue(out string? s) ? s : null;
+    }
+
+    /// <summary>
+    /// The estimate at <paramref name="path"/> (as <see cref="Engine.Estimate.ToJson"/> writes it) in words: the mean, then the
+    /// 95% interval and the number of seeds, for example <c>83.10% (95% CI 82.11% to 84.09%, 3 seeds)</c>; the mean alone
+    /// for one seed; <c>-</c> when it is missing.
+    /// </summary>
+    public static string MeanWithInterval(JsonNode? node, string path, Func<double, string> format)
+    {
+        if (Number(node, path + ".mean") is not { } mean) return "-";
+        double? low = Number(node, path + ".ci95.0"), high = Number(node, path + ".ci95.1");
+        return low is { } l && high is { } h
+            ? $"{format(mean)} (95% CI {format(l)} to {format(h)}, {Number(node, path + ".n")} seeds)"
+            : format(mean);
     }
 }

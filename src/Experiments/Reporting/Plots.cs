@@ -58,13 +58,30 @@ public static class Plots
     public static void Histograms(string path, string title, string xLabel, IReadOnlyList<(string Label, double[] Values)> data, int bins = 80,
         (double Lo, double Hi)? range = null)
     {
-        var plot = new Plot();
         double lo = range?.Lo ?? data.SelectMany(d => d.Values).DefaultIfEmpty(0).Min(), hi = range?.Hi ?? data.SelectMany(d => d.Values).DefaultIfEmpty(1).Max();
         if (hi <= lo) hi = lo + 1;
-        foreach (var (label, values) in data)
+        BinnedHistograms(path, title, xLabel, data.Select(d => (d.Label, Bin(d.Values, bins, lo, hi))).ToList(), (lo, hi));
+    }
+
+    /// <summary>The counts of <paramref name="values"/> in <paramref name="bins"/> equal bins over <c>[lo, hi)</c>; values
+    /// outside fall into the end bins.</summary>
+    public static double[] Bin(IEnumerable<double> values, int bins, double lo, double hi)
+    {
+        var counts = new double[bins];
+        foreach (double v in values) counts[Math.Clamp((int)((v - lo) / (hi - lo) * bins), 0, bins - 1)]++;
+        return counts;
+    }
+
+    /// <summary>Writes histograms already binned by <see cref="Bin"/> over <paramref name="range"/>, as lines of
+    /// <c>log10(count + 1)</c>, one per entry.</summary>
+    public static void BinnedHistograms(string path, string title, string xLabel, IReadOnlyList<(string Label, double[] Counts)> data,
+        (double Lo, double Hi) range)
+    {
+        var plot = new Plot();
+        var (lo, hi) = range;
+        foreach (var (label, counts) in data)
         {
-            var counts = new double[bins];
-            foreach (double v in values) counts[Math.Clamp((int)((v - lo) / (hi - lo) * bins), 0, bins - 1)]++;
+            int bins = counts.Length;
             var xs = Enumerable.Range(0, bins).Select(b => lo + (b + 0.5) * (hi - lo) / bins).ToArray();
             var line = plot.Add.ScatterLine(xs, counts.Select(c => Math.Log10(c + 1)).ToArray());
             line.LegendText = label;

@@ -170,6 +170,10 @@ public static partial class RunFiles
     public static string PerSeed(Estimate estimate, Func<double, string> format) =>
         string.Join(", ", estimate.Seeds.Zip(estimate.Values, (s, v) => $"{format(v)} ({s})"));
 
+    /// <summary>A penalty strength in short form: <c>1e-4</c>, <c>0.5</c>, <c>2e-3</c>.</summary>
+    public static string Strength(double s) =>
+        s.ToString("0.#####E+0", CultureInfo.InvariantCulture).Replace("E-", "e-", StringComparison.Ordinal).Replace("E+0", "", StringComparison.Ordinal);
+
     /// <summary>A number with four decimals.</summary>
     public static string F4(double v) => double.IsFinite(v) ? v.ToString("F4", CultureInfo.InvariantCulture) : "-";
 
