@@ -15,6 +15,14 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
 
     private static JsonNode Json(string dir, string file) => JsonNode.Parse(File.ReadAllText(Path.Combine(dir, file)))!;
 
+    // A quick run with --seeds (seeds 42, 43, ...) into its own folder.
+    private TinyFashion.QuickRun RunSeeds(string name, int seeds)
+    {
+        string dir = Path.Combine(tiny.Root, "runs", $"{name}-seeds{seeds}");
+        var (code, output, err) = TinyFashion.Cli("run", name, "--quick", "--device", "cpu", "--seeds", $"{seeds}", "--data", tiny.DataDir, "--out", dir);
+        return new TinyFashion.QuickRun(code, output, err, dir);
+    }
+
     [Theory]
     [MemberData(nameof(Names))]
     public void Quick_run_writes_config_metrics_summary_checkpoint_plots_and_a_report_that_embeds_them(string name)
@@ -158,9 +166,9 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
     }
 
     [Fact]
-    public void Optimizers_gives_every_optimizer_and_rate_a_verdict_and_a_best_rate()
+    public void Optimizers_gives_every_optimizer_and_rate_a_verdict_over_seeds_and_a_best_rate_by_mean_validation_accuracy()
     {
-        var run = tiny.Run("optimizers");
+        var run = RunSeeds("optimizers", 2);
         Assert.True(run.Code == 0, run.Err);
         Assert.True(File.Exists(Path.Combine(run.Dir, "loss_per_iteration.png")));
         Assert.True(File.Exists(Path.Combine(run.Dir, "loss_per_epoch.png")));
@@ -168,6 +176,8 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
         string[] optimizers = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"];
         string[] rates = ["0.001", "0.01", "0.1", "1"];
         string[] verdicts = ["divergent", "good", "oscillating", "too slow", "usable"];
+        int seeds = summary["seeds"]!.AsArray().Count;
+        Assert.Equal(2, seeds);
         var byOptimizer = summary["optimizers"]!.AsObject();
         Assert.Equal(optimizers.Order(), byOptimizer.Select(p => p.Key).Order());
         foreach (string o in optimizers)
@@ -177,29 +187,42 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
             foreach (string lr in rates)
             {
                 var r = perRate[lr]!;
-                bool diverged = r["diverged"]!.GetValue<bool>();
+                // Each seed's verdict; the rate's is theirs when they agree, else mixed.
+                var perSeed = r["verdicts"]!.AsArray().Select(v => v!["verdict"]!.GetValue<string>()).ToList();
+                Assert.Equal(seeds, perSeed.Count);
+                Assert.All(perSeed, v => Assert.Contains(v, verdicts));
                 string verdict = r["verdict"]!.GetValue<string>();
-                Assert.Contains(verdict, verdicts);
+                Assert.Equal(perSeed.Distinct().Count() == 1 ? perSeed[0] : "mixed", verdict);
                 Assert.False(string.IsNullOrEmpty(r["reason"]!.GetValue<string>()));
-                if (diverged) Assert.Equal("divergent", verdict);
-                else
-                {
-                    Assert.True(double.IsFinite(r["final_train_loss"]!.GetValue<double>()));
-                    Assert.InRange(r["validation_accuracy"]!.GetValue<double>(), 0, 1);
-                    Assert.InRange(r["test_accuracy"]!.GetValue<double>(), 0, 1);
-                }
+                Assert.Equal(perSeed.Count(v => v == "divergent"), r["divergent_seeds"]!.GetValue<int>());
+                var validation = r["validation_accuracy"]!;
+                Assert.Equal(seeds, validation["values"]!.AsArray().Count);
+                Assert.Equal(2, validation["ci95"]!.AsArray().Count);
             }
-            // The best rate is the one marked good, when any rate trains.
+            // The best rate has the highest mean validation accuracy of the rates no seed found divergent; a rate that every
+            // seed calls good is that rate.
             var best = summary["best_learning_rate"]![o];
+            var candidates = perRate.Where(p => p.Value!["divergent_seeds"]!.GetValue<int>() == 0).ToList();
+            if (candidates.Count == 0) { Assert.Null(best); continue; }
+            double top = candidates.Max(p => p.Value!["validation_accuracy"]!["mean"]!.GetValue<double>());
+            string bestRate = best!.GetValue<double>().ToString(CultureInfo.InvariantCulture);
+            Assert.Equal(top, perRate[bestRate]!["validation_accuracy"]!["mean"]!.GetValue<double>());
             var good = perRate.Where(p => p.Value!["verdict"]!.GetValue<string>() == "good").Select(p => p.Key).ToList();
             Assert.True(good.Count <= 1);
-            if (good.Count == 1) Assert.Equal(double.Parse(good[0], CultureInfo.InvariantCulture), best!.GetValue<double>());
-            else Assert.Null(best);
+            if (good.Count == 1) Assert.Equal(good[0], bestRate);
+            // The margin over the runner-up is paired by seed, and its word follows its interval.
+            if (summary["best_rate"]![o]!["margin_over_runner_up"] is JsonObject margin)
+            {
+                var ci = margin["ci95"]!.AsArray().Select(v => v!.GetValue<double>()).ToArray();
+                Assert.Equal(ci[0] > 0 ? "a gain" : "within noise", summary["best_rate"]![o]!["margin_verdict"]!.GetValue<string>());
+            }
         }
         Assert.StartsWith(summary["config"]!["name"]!.GetValue<string>(), summary["chosen"]!.GetValue<string>());
-        Assert.Contains("Best run by validation accuracy", File.ReadAllText(Path.Combine(run.Dir, "report.md")));
-        // One row per finished epoch: at most 2 (the quick run's epochs) per combination; a diverged run may stop early.
-        Assert.InRange(File.ReadAllLines(Path.Combine(run.Dir, "metrics.csv")).Length - 1, 1, 24 * 2);
+        Assert.Contains("Best configuration by mean validation accuracy", File.ReadAllText(Path.Combine(run.Dir, "report.md")));
+        // One row per finished epoch and seed: at most 2 (the quick run's epochs) per combination; a diverged run may stop early.
+        Assert.InRange(File.ReadAllLines(Path.Combine(run.Dir, "metrics.csv")).Length - 1, 1, 24 * 2 * seeds);
+        Assert.Equal(24 * seeds, Directory.GetDirectories(Path.Combine(run.Dir, "runs")).Length);
+        Assert.All(new[] { 42, 43 }, seed => Assert.True(File.Exists(Path.Combine(run.Dir, "runs", $"sgd-lr-0.1-s{seed}", "steps.csv")), $"seed {seed}"));
     }
 
     [Fact]
