@@ -123,10 +123,10 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
     }
 
     [Fact]
-    public void L1_vs_l2_writes_the_quiz_vectors_and_the_mlp_sparsity()
+    public void L1_vs_l2_writes_the_quiz_vectors_and_the_mlp_sparsity_over_seeds_with_paired_intervals()
     {
-        var run = tiny.Run("l1-vs-l2");
-        Assert.True(run.Code == 0, run.Err);
+        var run = RunSeeds("l1-vs-l2", 2);
+        Assert.True(run.Code == 0, run.Err + run.Out);
         var summary = Json(run.Dir, "summary.json");
         var quiz = summary["quiz"]!;
         float[] Vector(JsonNode node, string key) => node[key]!.AsArray().Select(v => (float)v!.GetValue<double>()).ToArray();
@@ -138,19 +138,47 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
         Assert.InRange(l1.Max(), 0.9, 1.0);
         Assert.Equal(["identical", "noisy", "gains"], quiz["variants"]!.AsObject().Select(p => p.Key));
         Assert.True(File.ReadAllLines(Path.Combine(run.Dir, "quiz.csv")).Length > 9);
+        // The quiz is one run (the first seed's), reading no images; the MLP sweep has a folder per setting and seed.
+        Assert.Equal("none", Json(Path.Combine(run.Dir, "runs", "l1-vs-l2-quiz-s42"), "config.json")["data_sha256"]!.GetValue<string>());
+        Assert.False(Directory.Exists(Path.Combine(run.Dir, "runs", "l1-vs-l2-quiz-s43")));
+        Assert.All(new[] { 42, 43 }, seed => Assert.True(File.Exists(Path.Combine(run.Dir, "runs", $"l1-vs-l2-l1-1e-3-s{seed}", "model.safetensors")), $"seed {seed}"));
 
         var mlp = summary["mlp"]!;
         var runs = mlp["runs"]!.AsArray();
         Assert.Equal(11, runs.Count);
-        Assert.All(runs, r => Assert.InRange(r!["exact_zero_fraction"]!.GetValue<double>(), 0, 1));
-        Assert.Equal(0, runs[0]!["exact_zero_fraction"]!.GetValue<double>());
-        // The strongest proximal L1 run has exact zeros; no L2 run has any.
+        double Mean(JsonNode r, string key) => r[key]!["mean"]!.GetValue<double>();
+        Assert.All(runs, r => Assert.Equal(2, r!["exact_zero_fraction"]!["values"]!.AsArray().Count));
+        Assert.All(runs, r => Assert.InRange(Mean(r!, "exact_zero_fraction"), 0, 1));
+        Assert.Equal(0, Mean(runs[0]!, "exact_zero_fraction"));
+        // The strongest proximal L1 setting has exact zeros; no L2 setting has any.
         var strongestL1 = runs.Where(r => r!["penalty"]!.GetValue<string>() == "L1").MaxBy(r => r!["strength"]!.GetValue<double>())!;
-        Assert.True(strongestL1["exact_zero_fraction"]!.GetValue<double>() > 0);
-        Assert.All(runs.Where(r => r!["penalty"]!.GetValue<string>() == "L2"), r => Assert.Equal(0, r!["exact_zero_fraction"]!.GetValue<double>()));
-        Assert.StartsWith("L1=", mlp["matched"]!["l1"]!.GetValue<string>());
-        Assert.StartsWith("L2=", mlp["matched"]!["l2"]!.GetValue<string>());
+        Assert.True(Mean(strongestL1, "exact_zero_fraction") > 0);
+        Assert.All(runs.Where(r => r!["penalty"]!.GetValue<string>() == "L2"), r => Assert.Equal(0, Mean(r!, "exact_zero_fraction")));
+        var matched = mlp["matched"]!;
+        Assert.StartsWith("L1=", matched["l1"]!.GetValue<string>());
+        Assert.StartsWith("L2=", matched["l2"]!.GetValue<string>());
+        // Paired comparisons carry an interval and a word that follows it.
+        foreach (var (key, gain, loss) in new[] { ("test_gap", "a gain", "a loss"), ("near_zero_gap", "L1 has more", "L2 has more") })
+        {
+            var ci = matched[key]!["ci95"]!.AsArray().Select(v => v!.GetValue<double>()).ToArray();
+            Assert.True(ci[0] <= matched[key]!["mean"]!.GetValue<double>() && matched[key]!["mean"]!.GetValue<double>() <= ci[1]);
+            Assert.Equal(ci[0] > 0 ? gain : ci[1] < 0 ? loss : "within noise", matched[key + "_verdict"]!.GetValue<string>());
+        }
         Assert.Equal("proximal", summary["config"]!["l1_method"]!.GetValue<string>());
+        Assert.Equal([42, 43], summary["seeds"]!.AsArray().Select(s => s!.GetValue<int>()));
+        Assert.Equal(["run", "seed"], File.ReadLines(Path.Combine(run.Dir, "metrics.csv")).First().Split(',').Take(2));
+    }
+
+    [Fact]
+    public void Dropout_table_is_one_run_of_the_engine_that_needs_no_data()
+    {
+        string dir = Path.Combine(tiny.Root, "runs", "dropout-table-engine");
+        var (code, _, err) = TinyFashion.Cli("run", "dropout-table", "--device", "cpu", "--data", Path.Combine(tiny.Root, "no-such-folder"), "--out", dir);
+        Assert.True(code == 0, err);
+        var runs = Directory.GetDirectories(Path.Combine(dir, "runs"));
+        Assert.Equal(["dropout-table-s42"], runs.Select(Path.GetFileName));
+        Assert.Equal(Json(runs[0], "summary.json")["inverted"]!.ToJsonString(), Json(dir, "summary.json")["inverted"]!.ToJsonString());
+        Assert.Null(Json(dir, "config.json")["data_sha256"]);
     }
 
     [Fact]
