@@ -38,7 +38,8 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
         var summary = Json(run.Dir, "summary.json");
         double accuracy = summary["test_accuracy"]!.GetValue<double>(), loss = summary["test_loss"]!.GetValue<double>();
         Assert.InRange(accuracy, 0, 1);
-        Assert.True(loss > 0 && double.IsFinite(loss), $"test loss {loss}");
+        // 0 is possible: on the tiny data a model can separate every test image with a margin that float32's softmax rounds to certainty.
+        Assert.True(loss >= 0 && double.IsFinite(loss), $"test loss {loss}");
         Assert.Equal(TinyFashion.TestPerClass * 10, summary["test_images"]!.GetValue<int>());
         Assert.Equal(accuracy, summary["test_correct"]!.GetValue<int>() / (double)summary["test_images"]!.GetValue<int>());
         Assert.True(summary["best_epoch"]!.GetValue<int>() >= 1);
