@@ -1,15 +1,17 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
+using GpuNet.Experiments.Engine;
 using GpuNet.Kernels;
 
 namespace GpuNet.Experiments;
 
 /// <summary>
 /// <c>gpunet run dropout-table</c>: standard vs inverted dropout on the course's 4x4 layer output and mask, computed by
-/// the dropout kernels with the given mask (1 marks a kept unit), in training and at test time.
+/// the dropout kernels with the given mask (1 marks a kept unit), in training and at test time. One run of the engine
+/// (the table is deterministic: no data, and the seed decides nothing), so <c>gpunet run all</c> treats it like the others.
 /// </summary>
-public sealed class DropoutTable : ISelfRunExperiment
+public sealed class DropoutTable : ICourseExperiment
 {
     /// <summary>The layer output of the exercise.</summary>
     public static readonly float[,] Output =
@@ -68,21 +70,21 @@ public sealed class DropoutTable : ISelfRunExperiment
             Apply(DropoutMode.Inverted, train: true), Apply(DropoutMode.Inverted, train: false));
     }
 
-    /// <inheritdoc />
-    public int Run(RunOptions options, RunConsole console)
-    {
-        using var device = Device.Open(options.Device);
-        var result = Compute(device);
-        var folder = new RunFolder(options.OutDir);
-        folder.WriteConfig(Name, options, device);
+    /// <summary>Seeds by default: the table computes the same numbers with every seed, so one run is all there is.</summary>
+    public int DefaultSeeds => 1;
 
-        var summary = new JsonObject
-        {
-            ["p_keep"] = Round(result.PKeep),
-            ["standard"] = new JsonObject { ["train"] = ToJson(result.StandardTrain), ["test"] = ToJson(result.StandardTest) },
-            ["inverted"] = new JsonObject { ["train"] = ToJson(result.InvertedTrain), ["test"] = ToJson(result.InvertedTest) },
-        };
-        folder.WriteJson("summary.json", summary);
+    /// <summary>One run, with the first seed whatever <c>--seeds</c> says: the mask is given, so the seed decides nothing.</summary>
+    public IReadOnlyList<PlannedRun> Plan(ExperimentContext context) => [new TableRun(context.Seed)];
+
+    /// <inheritdoc />
+    public void Analyse(ExperimentContext context, RunSet runs)
+    {
+        var run = runs.All.Single();
+        var result = FromJson(run.Summary);
+        context.WriteConfig(new JsonObject { ["run"] = run.Plan.Key }, usesData: false);
+        var summary = (JsonObject)run.Summary.DeepClone();
+        summary["run"] = run.Plan.Key;
+        context.Folder.WriteJson("summary.json", summary);
 
         var text = new StringBuilder();
         text.AppendLine($"p_keep = {Format(result.PKeep)} (the mask keeps {result.PKeep * 16:0} of 16 units)");
@@ -93,11 +95,47 @@ public sealed class DropoutTable : ISelfRunExperiment
         AppendTable(text, $"standard dropout, test: y = x * p_keep", result.StandardTest);
         AppendTable(text, $"inverted dropout, train: y = x * m / p_keep", result.InvertedTrain);
         AppendTable(text, "inverted dropout, test: y = x", result.InvertedTest);
-        foreach (string line in text.ToString().TrimEnd().Split('\n')) console.WriteLine(line.TrimEnd('\r'));
-        console.WriteLine($"wrote {folder.File("summary.json")}");
+        foreach (string line in text.ToString().TrimEnd().Split('\n')) context.Console.WriteLine(line.TrimEnd('\r'));
+        context.Finish(Report(result, text.ToString()) + "\n" + context.Footer() + "\n");
+    }
 
-        folder.WriteText("report.md", Report(result, text.ToString()));
-        return Cli.ExitOk;
+    /// <summary>The table as a run of the engine: computed on the run's device by the dropout kernels, into its summary.json.</summary>
+    private sealed class TableRun(int seed) : PlannedRun("dropout-table", seed)
+    {
+        public override bool UsesData => false;
+
+        public override JsonObject Identity() => new()
+        {
+            ["kind"] = "dropout-table",
+            ["output"] = ToJson(Output),
+            ["mask"] = ToJson(Mask),
+        };
+
+        public override void Fit(RunContext context)
+        {
+            var result = Compute(context.Device);
+            context.Folder.WriteJson(RunStore.SummaryFile, new JsonObject
+            {
+                ["p_keep"] = Round(result.PKeep),
+                ["standard"] = new JsonObject { ["train"] = ToJson(result.StandardTrain), ["test"] = ToJson(result.StandardTest) },
+                ["inverted"] = new JsonObject { ["train"] = ToJson(result.InvertedTrain), ["test"] = ToJson(result.InvertedTest) },
+            });
+        }
+    }
+
+    // The tables back from a summary.json (the values as written: rounded to six decimals).
+    private static Result FromJson(JsonObject summary)
+    {
+        static float[,] Matrix(JsonNode? node)
+        {
+            var rows = node!.AsArray();
+            var m = new float[rows.Count, rows[0]!.AsArray().Count];
+            for (int r = 0; r < m.GetLength(0); r++)
+                for (int c = 0; c < m.GetLength(1); c++) m[r, c] = (float)rows[r]![c]!.GetValue<double>();
+            return m;
+        }
+        return new Result((float)summary["p_keep"]!.GetValue<double>(), Matrix(summary["standard"]?["train"]), Matrix(summary["standard"]?["test"]),
+            Matrix(summary["inverted"]?["train"]), Matrix(summary["inverted"]?["test"]));
     }
 
     private static string Report(Result r, string tables) =>

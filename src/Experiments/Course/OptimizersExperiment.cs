@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
+using GpuNet.Experiments.Engine;
 using GpuNet.Experiments.Reporting;
 using GpuNet.Experiments.Training;
 using GpuNet.Nn;
@@ -9,11 +10,13 @@ namespace GpuNet.Experiments;
 
 /// <summary>
 /// <c>gpunet run optimizers</c>: SGD, SGD with momentum, Nesterov, Adagrad, RMSprop and Adam, each at four learning rates,
-/// on the same 784-128-10 MLP, data subset and seed (every run initialised afresh from the seed). Records the loss of every
-/// step (smoothed) and of every epoch, marks each run by simple rules on its curves (divergent, too slow, oscillating,
-/// good) and says which rate suits each optimizer.
+/// on the same 784-128-10 MLP, once per seed (within a seed every run shares the data subset, the initial weights and the
+/// batch order). Records the loss of every step (smoothed) and of every epoch, marks each run by simple rules on its curves
+/// (divergent, too slow, oscillating, good), keeps a rate's verdict where every seed gives it the same one, and picks the
+/// best rate of each optimizer by mean validation accuracy over the seeds, with its interval and its paired difference
+/// from the runner-up.
 /// </summary>
-public sealed class OptimizersExperiment : ISelfRunExperiment
+public sealed class OptimizersExperiment : ICourseExperiment
 {
     /// <summary>The learning rates every optimizer is tried at.</summary>
     public static readonly double[] LearningRates = [0.001, 0.01, 0.1, 1];
@@ -78,8 +81,21 @@ public sealed class OptimizersExperiment : ISelfRunExperiment
     {
         var best = summary["best_learning_rate"] as JsonObject ?? [];
         string rates = string.Join(", ", best.Select(p => $"{p.Key} {(p.Value is null ? "none" : p.Value.ToJsonString())}"));
-        return $"best run {Summaries.Text(summary, "chosen")}: test accuracy {RunFiles.Pct(Summaries.Number(summary, "test_accuracy") ?? double.NaN)}; good rate per optimizer: {rates}";
+        return $"best configuration {Summaries.Text(summary, "chosen")}: test accuracy {Interval(summary["chosen_test_accuracy"])}; " +
+            $"best rate per optimizer (mean validation accuracy): {rates}";
     }
+
+    // "83.10% (95% CI 82.11% to 84.09%)" from an Estimate's JSON, or the mean alone without an interval.
+    private static string Interval(JsonNode? estimate)
+    {
+        string mean = RunFiles.Pct(Summaries.Number(estimate, "mean") ?? double.NaN);
+        return estimate?["ci95"] is JsonArray ci && ci.Count == 2
+            ? $"{mean} (95% CI {RunFiles.Pct(ci[0]?.GetValue<double>() ?? double.NaN)} to {RunFiles.Pct(ci[1]?.GetValue<double>() ?? double.NaN)})"
+            : mean;
+    }
+
+    /// <summary>Seeds by default: enough for an interval on each rate's accuracy and for verdicts that hold beyond one seed.</summary>
+    public int DefaultSeeds => 3;
 
     /// <summary>What the rules say about a run.</summary>
     public static class Verdicts
@@ -87,7 +103,7 @@ public sealed class OptimizersExperiment : ISelfRunExperiment
         /// <summary>The loss became NaN or infinite, or grew well above its start.</summary>
         public const string Divergent = "divergent";
 
-        /// <summary>The lowest final validation loss of the optimizer's rates.</summary>
+        /// <summary>The highest validation accuracy of the optimizer's rates (ties: the lower final validation loss).</summary>
         public const string Good = "good";
 
         /// <summary>The loss rose over the last third or jumps about.</summary>
@@ -98,15 +114,19 @@ public sealed class OptimizersExperiment : ISelfRunExperiment
 
         /// <summary>None of the above: it learns, but not as well as the best rate.</summary>
         public const string Usable = "usable";
+
+        /// <summary>The seeds do not agree (each seed's verdict is listed beside it).</summary>
+        public const string Mixed = "mixed";
     }
 
-    /// <summary>One run with its curve statistics.</summary>
-    private sealed class Entry(string key, string label, double lr, RunOutcome run)
+    /// <summary>One run (one optimizer, rate and seed) with its curve statistics and its verdict among its seed's runs.</summary>
+    private sealed class Curve(string key, string label, double lr, TrainedRun run)
     {
         public string Key { get; } = key;
         public string Label { get; } = label;
         public double Lr { get; } = lr;
-        public RunOutcome Run { get; } = run;
+        public TrainedRun Run { get; } = run;
+        public int Seed => Run.Seed;
         public double[] Smoothed { get; } = Smooth(run.Result.StepLosses);
         public bool Diverged { get; set; }
         public double Start { get; set; }
@@ -120,6 +140,34 @@ public sealed class OptimizersExperiment : ISelfRunExperiment
         public double ValidationAccuracy => Run.Result.Best?.ValidationAccuracy ?? double.NaN;
         public string Name => Run.Config.Name;
     }
+
+    /// <summary>One optimizer at one rate over the seeds: its runs in seed order, the verdict they agree on, and its figures.</summary>
+    private sealed class Rate(string key, string label, double lr, IReadOnlyList<Curve> curves)
+    {
+        public string Key { get; } = key;
+        public string Label { get; } = label;
+        public double Lr { get; } = lr;
+        public IReadOnlyList<Curve> Curves { get; } = curves;
+        public string Name => Curves[0].Name;
+        public IReadOnlyList<int> Seeds => Curves.Select(c => c.Seed).ToList();
+        public bool Unanimous => Curves.Select(c => c.Verdict).Distinct().Count() == 1;
+        public string Verdict => Unanimous ? Curves[0].Verdict : Verdicts.Mixed;
+        public int DivergentSeeds => Curves.Count(c => c.Verdict == Verdicts.Divergent);
+        public string PerSeed => string.Join(", ", Curves.Select(c => $"{c.Verdict} ({c.Seed})"));
+        public Estimate Of(Func<Curve, double> figure) => Estimate.Of(Seeds, Curves.Select(figure));
+        public Estimate ValidationAccuracy => Of(c => c.ValidationAccuracy);
+        public Estimate TestAccuracy => Of(c => c.Run.TestAccuracy);
+        public Estimate FinalValidationLoss => Of(c => c.FinalValidationLoss);
+
+        /// <summary>Why, in words: the first seed's reason when every seed agrees, else each seed's verdict.</summary>
+        public string Why => Unanimous
+            ? (Curves.Count > 1 ? $"every seed; seed {Curves[0].Seed}: " : "") + Curves[0].Why
+            : $"the seeds disagree: {PerSeed}";
+    }
+
+    /// <summary>An optimizer's best rate by mean validation accuracy (of the rates no seed found divergent), the runner-up,
+    /// and the best minus the runner-up paired by seed.</summary>
+    private sealed record Best(Rate Rate, Rate? RunnerUp, Estimate? Margin);
 
     /// <summary>The bias-corrected exponential moving average of <paramref name="losses"/>, up to the first non-finite value.</summary>
     public static double[] Smooth(IReadOnlyList<float> losses, double alpha = SmoothingAlpha)
@@ -136,50 +184,152 @@ public sealed class OptimizersExperiment : ISelfRunExperiment
         return [.. result];
     }
 
-    /// <inheritdoc />
-    public int Run(RunOptions options, RunConsole console)
+    /// <summary>The configuration of <paramref name="key"/> at rate <paramref name="lr"/> with <paramref name="seed"/>: the
+    /// seed's training and validation subsets, initial weights and batch order, shared by every optimizer and rate.</summary>
+    public static TrainingConfig Config(ExperimentContext context, int seed, string key, double momentum, double lr)
     {
-        using var run = CourseRun.Open(Name, options, console);
-        var data = run.Data;
-        bool quick = options.Quick;
+        var data = context.Data(seed);
+        bool quick = context.Quick;
         int[] train = data.Subset(data.TrainSplit, quick ? QuickTrainImages : TrainImages, 4);
         int[] validation = data.Subset(data.ValidationSplit, quick ? QuickValidationImages : ValidationImages, 5);
-        int epochs = run.Epochs(Epochs, QuickEpochs);
-        TrainingConfig Config(string key, double momentum, double lr) =>
-            new($"{key} lr={lr.ToString(CultureInfo.InvariantCulture)}", Model, lr, momentum, BatchSize, epochs, Cosine: false, "none",
-                Regularization.None, train, validation, options.Seed, Algorithm: key == "momentum" ? "sgd" : key);
-        run.WriteConfig(Name, new JsonObject
+        return new TrainingConfig($"{key} lr={Lr(lr)}", Model, lr, momentum, BatchSize, context.Epochs(Epochs, QuickEpochs), Cosine: false, "none",
+            Regularization.None, train, validation, seed, Algorithm: key == "momentum" ? "sgd" : key);
+    }
+
+    /// <summary>Every optimizer at every rate with every seed, each recording its per-step losses.</summary>
+    public IReadOnlyList<PlannedRun> Plan(ExperimentContext context) =>
+    [
+        .. from seed in context.Seeds
+           from o in Optimizers
+           from lr in LearningRates
+           select (PlannedRun)new TrainingPlan(Config(context, seed, o.Key, o.Momentum, lr)) { RecordSteps = true },
+    ];
+
+    /// <inheritdoc />
+    public void Analyse(ExperimentContext context, RunSet runs)
+    {
+        var rates = (from o in Optimizers
+                     from lr in LearningRates
+                     let name = $"{o.Key} lr={Lr(lr)}"
+                     select new Rate(o.Key, o.Label, lr, runs.Trained(name).Select(r => new Curve(o.Key, o.Label, lr, r)).ToList())).ToList();
+        // The rules compare the runs of one optimizer with one seed (same data, start and batch order).
+        foreach (var seed in context.Seeds)
+            Judge(rates.Select(r => r.Curves.Single(c => c.Seed == seed)).ToList());
+        var best = rates.GroupBy(r => r.Key).ToDictionary(g => g.Key, g => BestOf(g));
+        var chosen = BestOf(rates)?.Rate ?? rates.MaxBy(r => double.IsFinite(r.ValidationAccuracy.Mean) ? r.ValidationAccuracy.Mean : -1)!;
+        var shown = chosen.Curves[0].Run;
+
+        var folder = context.Folder;
+        var first = rates[0].Curves[0].Run.Config;
+        context.WriteConfig(new JsonObject
         {
-            ["epochs"] = epochs,
+            ["epochs"] = first.Epochs,
             ["model"] = Model.ToString(),
             ["batch_size"] = BatchSize,
-            ["train_images"] = train.Length,
-            ["validation_images"] = validation.Length,
+            ["train_images"] = first.Train.Length,
+            ["validation_images"] = first.Validation.Length,
             ["learning_rates"] = new JsonArray(LearningRates.Select(l => (JsonNode)l).ToArray()),
-            ["optimizers"] = new JsonArray(Optimizers.Select(o => (JsonNode)Config(o.Key, o.Momentum, 0.01).Optimizer.Replace("0.01", "lr", StringComparison.Ordinal)).ToArray()),
+            ["optimizers"] = new JsonArray(Optimizers.Select(o => (JsonNode)(first with { LearningRate = 0.01, Momentum = o.Momentum, Algorithm = o.Key == "momentum" ? "sgd" : o.Key })
+                .Optimizer.Replace("0.01", "lr", StringComparison.Ordinal)).ToArray()),
             ["smoothing_alpha"] = SmoothingAlpha,
         });
-        console.PlanRuns(Optimizers.Length * LearningRates.Length);
+        RunFiles.WriteMetrics(folder, [.. rates.SelectMany(r => r.Curves.Select(c => c.Run))]);
+        string checkpoint = RunFiles.CopyCheckpoint(folder, shown);
 
-        var entries = new List<Entry>();
-        try
+        // The curves are the first seed's: every seed's would crowd the panels, and the table gives the spread.
+        int seed0 = context.Seed;
+        var groups = rates.GroupBy(r => r.Key).Select(g => (Label: g.First().Label, Curves: g.Select(r => r.Curves[0]).ToList())).ToList();
+        Plots.Panels(folder.File("loss_per_iteration.png"), $"training loss per step (EMA-smoothed), one panel per optimizer, seed {seed0}", "step",
+            "loss (nats)", groups.Select(g => (g.Label, (IReadOnlyList<Series>)g.Curves.Select((e, i) => new Series(
+                $"lr {Lr(e.Lr)}{(e.Verdict == Verdicts.Divergent ? " (divergent)" : "")}",
+                e.Smoothed.Select((_, k) => k + 1.0).ToArray(), e.Smoothed, Group: i)).ToList())).ToList(), logY: true);
+        Plots.Panels(folder.File("loss_per_epoch.png"), $"loss per epoch: training (dashed) and validation (solid), seed {seed0}", "epoch",
+            "loss (nats)", groups.Select(g => (g.Label, (IReadOnlyList<Series>)g.Curves.SelectMany((e, i) =>
+            {
+                var h = e.Run.Result.History;
+                double[] x = h.Select(m => (double)m.Epoch).ToArray();
+                return new[]
+                {
+                    new Series($"lr {Lr(e.Lr)} train", x, h.Select(m => m.TrainLoss).ToArray(), Dashed: true, Group: i),
+                    new Series($"lr {Lr(e.Lr)} validation", x, h.Select(m => m.ValidationLoss).ToArray(), Group: i),
+                };
+            }).ToList())).ToList(), logY: true);
+
+        var summary = RunFiles.ModelSummary(shown, checkpoint);
+        summary["chosen"] = chosen.Name;
+        summary["chosen_validation_accuracy"] = chosen.ValidationAccuracy.ToJson();
+        summary["chosen_test_accuracy"] = chosen.TestAccuracy.ToJson();
+        summary["seeds"] = new JsonArray(context.Seeds.Select(s => (JsonNode)s).ToArray());
+        summary["learning_rates"] = new JsonArray(LearningRates.Select(l => (JsonNode)l).ToArray());
+        var byOptimizer = new JsonObject();
+        foreach (var g in rates.GroupBy(r => r.Key))
+            byOptimizer[g.Key] = new JsonObject(g.Select(r => KeyValuePair.Create(Lr(r.Lr), (JsonNode?)RateJson(r))));
+        summary["optimizers"] = byOptimizer;
+        summary["best_learning_rate"] = new JsonObject(best.Select(p => KeyValuePair.Create(p.Key, p.Value is null ? null : (JsonNode?)p.Value.Rate.Lr)));
+        summary["best_rate"] = new JsonObject(best.Select(p => KeyValuePair.Create(p.Key, p.Value is null ? null : (JsonNode?)new JsonObject
         {
-            foreach (var (key, label, momentum) in Optimizers)
-                foreach (double lr in LearningRates)
-                    entries.Add(new Entry(key, label, lr, TrainingRun.Fit(data, Config(key, momentum, lr), console)));
-            Judge(entries);
-            return Write(run, entries);
-        }
-        finally
+            ["learning_rate"] = p.Value.Rate.Lr,
+            ["validation_accuracy"] = p.Value.Rate.ValidationAccuracy.ToJson(),
+            ["test_accuracy"] = p.Value.Rate.TestAccuracy.ToJson(),
+            ["runner_up"] = p.Value.RunnerUp is { } r ? r.Lr : null,
+            ["margin_over_runner_up"] = p.Value.Margin?.ToJson(),
+            ["margin_verdict"] = p.Value.Margin?.Word(),
+        })));
+        folder.WriteJson("summary.json", summary);
+
+        foreach (var (key, b) in best)
         {
-            foreach (var e in entries) e.Run.Dispose();
+            var label = Optimizers.Single(o => o.Key == key).Label;
+            string verdicts = string.Join(", ", rates.Where(r => r.Key == key).Select(r => $"lr {Lr(r.Lr)} {r.Verdict}"));
+            context.Console.WriteLine(b is null
+                ? $"{label}: no rate trains on every seed; {verdicts}"
+                : $"{label}: best lr {Lr(b.Rate.Lr)}, validation {b.Rate.ValidationAccuracy.Describe(RunFiles.Pct)}" +
+                  (b.Margin is null ? "" : $", ahead of lr {Lr(b.RunnerUp!.Lr)} by {b.Margin.DescribeDifference(RunFiles.Points)}") + $"; {verdicts}");
         }
+        context.Console.WriteLine($"best by mean validation accuracy: {chosen.Name}, test {chosen.TestAccuracy.Describe(RunFiles.Pct)}");
+        context.Finish(Report(context, rates, best, chosen));
+    }
+
+    private static JsonObject RateJson(Rate r)
+    {
+        var runs = r.Curves;
+        return new JsonObject
+        {
+            ["name"] = r.Name,
+            ["optimizer"] = runs[0].Run.Config.Optimizer,
+            ["verdict"] = r.Verdict,
+            ["reason"] = r.Why,
+            ["verdicts"] = new JsonArray(runs.Select(c => (JsonNode)new JsonObject { ["seed"] = c.Seed, ["verdict"] = c.Verdict, ["reason"] = c.Why }).ToArray()),
+            ["diverged"] = r.DivergentSeeds > 0,
+            ["divergent_seeds"] = r.DivergentSeeds,
+            ["non_finite_loss_seeds"] = runs.Count(c => c.Diverged),
+            ["validation_accuracy"] = r.ValidationAccuracy.ToJson(),
+            ["test_accuracy"] = r.TestAccuracy.ToJson(),
+            ["final_train_loss"] = r.Of(c => c.FinalTrainLoss).ToJson(),
+            ["final_validation_loss"] = r.FinalValidationLoss.ToJson(),
+            ["final_smoothed_step_loss"] = r.Of(c => c.End).ToJson(),
+            ["loss_rise_last_third"] = r.Of(c => c.Rise).ToJson(),
+            ["roughness"] = r.Of(c => c.Roughness).ToJson(),
+            ["epochs_trained"] = new JsonArray(runs.Select(c => (JsonNode)c.Run.Result.History.Count).ToArray()),
+        };
+    }
+
+    // The best rate of the given ones by mean validation accuracy (ties: the lower mean final validation loss), among the
+    // rates that trained on every seed; null when none did.
+    private static Best? BestOf(IEnumerable<Rate> rates)
+    {
+        var ranked = rates.Where(r => r.DivergentSeeds == 0)
+            .OrderByDescending(r => r.ValidationAccuracy.Mean).ThenBy(r => r.FinalValidationLoss.Mean).ToList();
+        if (ranked.Count == 0) return null;
+        var runnerUp = ranked.Count > 1 ? ranked[1] : null;
+        return new Best(ranked[0], runnerUp, runnerUp is null ? null : Estimate.Paired(ranked[0].ValidationAccuracy, runnerUp.ValidationAccuracy));
     }
 
     private static double Mean(IEnumerable<double> v) => v.DefaultIfEmpty(double.NaN).Average();
 
-    // The rules, per optimizer: divergent, then good (lowest final validation loss), oscillating, too slow, usable.
-    private static void Judge(List<Entry> entries)
+    // The rules, per optimizer, on the runs of one seed: divergent, then good (highest validation accuracy), oscillating,
+    // too slow, usable.
+    private static void Judge(List<Curve> entries)
     {
         foreach (var e in entries)
         {
@@ -212,9 +362,10 @@ public sealed class OptimizersExperiment : ISelfRunExperiment
         {
             var alive = group.Where(e => e.Verdict == "").ToList();
             if (alive.Count == 0) continue;
-            var best = alive.MinBy(e => e.FinalValidationLoss)!;
+            var best = alive.OrderByDescending(e => e.ValidationAccuracy).ThenBy(e => e.FinalValidationLoss).First();
             best.Verdict = Verdicts.Good;
-            best.Why = string.Create(CultureInfo.InvariantCulture, $"the lowest final validation loss of its optimizer ({best.FinalValidationLoss:F4})");
+            best.Why = string.Create(CultureInfo.InvariantCulture,
+                $"the highest validation accuracy of its optimizer ({RunFiles.Pct(best.ValidationAccuracy)}, final validation loss {best.FinalValidationLoss:F4})");
             double bestDrop = best.Start - best.End;
             foreach (var e in alive.Where(e => e != best))
             {
@@ -244,143 +395,86 @@ public sealed class OptimizersExperiment : ISelfRunExperiment
                 {
                     e.Verdict = Verdicts.Usable;
                     e.Why = string.Create(CultureInfo.InvariantCulture,
-                        $"it learns steadily (loss {e.Start:F3} to {e.End:F3}) but ends with a higher validation loss ({e.FinalValidationLoss:F4})");
+                        $"it learns steadily (loss {e.Start:F3} to {e.End:F3}) but reaches a lower validation accuracy ({RunFiles.Pct(e.ValidationAccuracy)}) than lr {best.Lr}");
                 }
             }
         }
     }
 
-    private static JsonNode? Num(double v) => double.IsFinite(v) ? JsonValue.Create(v) : null;
-
     private static string Lr(double lr) => lr.ToString(CultureInfo.InvariantCulture);
 
-    private int Write(CourseRun run, List<Entry> entries)
+    private static string Report(ExperimentContext context, List<Rate> rates, Dictionary<string, Best?> best, Rate chosen)
     {
-        var folder = run.Folder;
-        RunFiles.WriteMetrics(folder, entries.Select(e => e.Run));
-        var chosen = entries.Where(e => !e.Diverged && double.IsFinite(e.ValidationAccuracy)).MaxBy(e => e.ValidationAccuracy)
-            ?? entries.MaxBy(e => double.IsFinite(e.ValidationAccuracy) ? e.ValidationAccuracy : -1)!;
-        string checkpoint = RunFiles.SaveCheckpoint(folder, chosen.Run, Name, run.Data);
-
-        var groups = entries.GroupBy(e => e.Key).ToList();
-        Plots.Panels(folder.File("loss_per_iteration.png"), "training loss per step (EMA-smoothed), one panel per optimizer", "step",
-            "loss (nats)", groups.Select(g => (g.First().Label, (IReadOnlyList<Series>)g.Select((e, i) => new Series(
-                $"lr {Lr(e.Lr)}{(e.Verdict == Verdicts.Divergent ? " (divergent)" : "")}",
-                e.Smoothed.Select((_, k) => k + 1.0).ToArray(), e.Smoothed, Group: i)).ToList())).ToList(), logY: true);
-        Plots.Panels(folder.File("loss_per_epoch.png"), "loss per epoch: training (dashed) and validation (solid)", "epoch",
-            "loss (nats)", groups.Select(g => (g.First().Label, (IReadOnlyList<Series>)g.SelectMany((e, i) =>
-            {
-                var h = e.Run.Result.History;
-                double[] x = h.Select(m => (double)m.Epoch).ToArray();
-                return new[]
-                {
-                    new Series($"lr {Lr(e.Lr)} train", x, h.Select(m => m.TrainLoss).ToArray(), Dashed: true, Group: i),
-                    new Series($"lr {Lr(e.Lr)} validation", x, h.Select(m => m.ValidationLoss).ToArray(), Group: i),
-                };
-            }).ToList())).ToList(), logY: true);
-
-        var summary = RunFiles.ModelSummary(chosen.Run, checkpoint);
-        summary["chosen"] = chosen.Name;
-        summary["learning_rates"] = new JsonArray(LearningRates.Select(l => (JsonNode)l).ToArray());
-        var byOptimizer = new JsonObject();
-        var bestLr = new JsonObject();
-        foreach (var g in groups)
-        {
-            var rates = new JsonObject();
-            foreach (var e in g)
-                rates[Lr(e.Lr)] = new JsonObject
-                {
-                    ["name"] = e.Name,
-                    ["optimizer"] = e.Run.Config.Optimizer,
-                    ["final_train_loss"] = Num(e.FinalTrainLoss),
-                    ["final_validation_loss"] = Num(e.FinalValidationLoss),
-                    ["final_smoothed_step_loss"] = Num(e.End),
-                    ["validation_accuracy"] = Num(e.ValidationAccuracy),
-                    ["test_accuracy"] = Num(e.Run.TestAccuracy),
-                    ["diverged"] = e.Verdict == Verdicts.Divergent,
-                    ["non_finite_loss"] = e.Diverged,
-                    ["verdict"] = e.Verdict,
-                    ["reason"] = e.Why,
-                    ["loss_rise_last_third"] = Num(e.Rise),
-                    ["roughness"] = Num(e.Roughness),
-                    ["epochs_trained"] = e.Run.Result.History.Count,
-                };
-            byOptimizer[g.Key] = rates;
-            var good = g.FirstOrDefault(e => e.Verdict == Verdicts.Good);
-            bestLr[g.Key] = good is null ? null : JsonValue.Create(good.Lr);
-        }
-        summary["optimizers"] = byOptimizer;
-        summary["best_learning_rate"] = bestLr;
-        folder.WriteJson("summary.json", summary);
-
-        foreach (var e in entries)
-            run.Console.WriteLine($"{e.Name,-20} final train loss {RunFiles.F4(e.FinalTrainLoss)}, validation {RunFiles.Pct(e.ValidationAccuracy)}, " +
-                $"test {RunFiles.Pct(e.Run.TestAccuracy)}: {e.Verdict}");
-        run.Console.WriteLine($"best by validation accuracy: {chosen.Name}, test {RunFiles.Pct(chosen.Run.TestAccuracy)}");
-        run.Finish(Report(run, entries, chosen));
-        return Cli.ExitOk;
-    }
-
-    private static string Report(CourseRun run, List<Entry> entries, Entry chosen)
-    {
-        var c = entries[0].Run.Config;
+        var first = rates[0].Curves[0].Run;
+        var c = first.Config;
+        var seeds = context.Seeds;
         var text = new StringBuilder();
         text.AppendLine("# Optimizers and learning rates");
         text.AppendLine();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"A {c.Model} network ({entries[0].Run.Model.ParameterCount:N0} parameters) trained for {c.Epochs} epochs (batch {c.BatchSize}, " +
+            $"A {c.Model} network ({first.ParameterCount:N0} parameters) trained for {c.Epochs} epochs (batch {c.BatchSize}, " +
             $"constant rate) on {c.Train.Length:N0} training images with {c.Validation.Length:N0} validation images, by six optimizers " +
             $"(PyTorch's defaults apart from the rate: SGD, SGD with momentum 0.9, Nesterov momentum 0.9, Adagrad, RMSprop α = 0.99, " +
-            $"Adam β = (0.9, 0.999)) at learning rates {string.Join(", ", LearningRates.Select(Lr))}. Every run starts from the same " +
-            $"initial weights (seed {c.Seed}) and sees the batches in the same order. The step losses are smoothed by an exponential " +
-            $"moving average (weight {SmoothingAlpha} on the newest step, bias-corrected)."));
+            $"Adam β = (0.9, 0.999)) at learning rates {string.Join(", ", LearningRates.Select(Lr))}, each with {seeds.Count} " +
+            $"{(seeds.Count == 1 ? "seed" : "seeds")} ({string.Join(", ", seeds)}). Each seed draws its own training subset, validation " +
+            $"images, initial weights and batch order; within a seed every optimizer and rate starts from the same weights and sees the same " +
+            $"batches. The step losses are smoothed by an exponential moving average (weight {SmoothingAlpha} on the newest step, bias-corrected)."));
         text.AppendLine();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"The verdicts follow from the curves by fixed rules, per optimizer: **divergent** if the loss became NaN or infinite or the " +
-            $"smoothed step loss ended above {BlowUpFactor}x the first step's loss, or the final training loss above it; of the other rates, the one with the lowest final validation loss is " +
-            $"**good**; a rate whose smoothed loss ends more than {RiseShare * 100:F0}% above its minimum over the last third of the steps, " +
-            $"or whose smoothed curve is rough there (the standard deviation of its step-to-step differences relative to its mean, " +
-            $"above {RoughnessFactor}x the good rate's), is **oscillating**; one whose smoothed loss fell by less than {SlowShare * 100:F0}% of the good rate's drop is " +
-            $"**too slow** when its rate is smaller than the good one and **oscillating** (overshooting) when it is larger; " +
-            $"the rest are **usable**."));
+            $"The verdicts follow from the curves by fixed rules, per optimizer and seed: **divergent** if the loss became NaN or infinite or the " +
+            $"smoothed step loss ended above {BlowUpFactor}x the first step's loss, or the final training loss above it; of the other rates, the one " +
+            $"with the highest validation accuracy (ties: the lower final validation loss) is **good**; a rate whose smoothed loss ends more than " +
+            $"{RiseShare * 100:F0}% above its minimum over the last third of the steps, or whose smoothed curve is rough there (the standard " +
+            $"deviation of its step-to-step differences relative to its mean, above {RoughnessFactor}x the good rate's), is **oscillating**; one " +
+            $"whose smoothed loss fell by less than {SlowShare * 100:F0}% of the good rate's drop is **too slow** when its rate is smaller than " +
+            $"the good one and **oscillating** (overshooting) when it is larger; the rest are **usable**. A rate's verdict below is the one every " +
+            $"seed gives it; where the seeds disagree it is **mixed** and each seed's verdict is listed. The best rate of an optimizer is the one " +
+            $"with the highest mean validation accuracy over the seeds among the rates no seed found divergent."));
         text.AppendLine();
         text.AppendLine("## Result");
         text.AppendLine();
-        text.Append(RunFiles.Table(["optimizer", "lr", "final train loss", "final validation loss", "validation acc.", "test acc.",
-                "rise over last third", "roughness", "diverged", "verdict"],
-            entries.Select(e => (IReadOnlyList<string>)[e == chosen ? $"**{e.Label}**" : e.Label, Lr(e.Lr), RunFiles.F4(e.FinalTrainLoss),
-                RunFiles.F4(e.FinalValidationLoss), RunFiles.Pct(e.ValidationAccuracy), RunFiles.Pct(e.Run.TestAccuracy),
-                double.IsFinite(e.Rise) ? RunFiles.Pct(e.Rise) : "-", RunFiles.F4(e.Roughness),
-                e.Diverged ? "yes (NaN/inf)" : e.Verdict == Verdicts.Divergent ? "yes (blew up)" : "no",
-                e.Verdict == Verdicts.Good ? $"**{e.Verdict}**" : e.Verdict]), "lrrrrrrrll"));
+        text.Append(RunFiles.Table(["optimizer", "lr", "validation acc. (95% CI)", "test acc. (95% CI)", "final train loss (mean)",
+                "final validation loss (mean)", "verdict"],
+            rates.Select(r => (IReadOnlyList<string>)[r == chosen ? $"**{r.Label}**" : r.Label, Lr(r.Lr), r.ValidationAccuracy.Describe(RunFiles.Pct),
+                r.TestAccuracy.Describe(RunFiles.Pct), RunFiles.F4(r.Of(e => e.FinalTrainLoss).Mean), RunFiles.F4(r.FinalValidationLoss.Mean),
+                r.Verdict switch { Verdicts.Good => $"**{r.Verdict}**", Verdicts.Mixed => $"mixed: {r.PerSeed}", _ => r.Verdict }]), "llrrrrl"));
         text.AppendLine();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"Best run by validation accuracy: **{chosen.Label}, lr {Lr(chosen.Lr)}**, validation {RunFiles.Pct(chosen.ValidationAccuracy)}, " +
-            $"test accuracy **{RunFiles.Pct(chosen.Run.TestAccuracy)}** (the checkpoint is its best-validation epoch)."));
+            $"Best configuration by mean validation accuracy: **{chosen.Label}, lr {Lr(chosen.Lr)}**, validation {chosen.ValidationAccuracy.Describe(RunFiles.Pct)}, " +
+            $"test accuracy **{chosen.TestAccuracy.Describe(RunFiles.Pct)}**. The checkpoint is its seed-{first.Seed} run's best-validation epoch. " +
+            $"A mean over the rates that come out on top is biased upwards a little (the best of several noisy numbers); the paired margins below say how clearly a rate wins."));
         text.AppendLine();
         text.AppendLine("## Which rate suits each optimizer");
         text.AppendLine();
-        foreach (var g in entries.GroupBy(e => e.Key))
+        foreach (var g in rates.GroupBy(r => r.Key))
         {
-            var good = g.FirstOrDefault(e => e.Verdict == Verdicts.Good);
-            string head = good is null
-                ? $"- **{g.First().Label}**: no rate trains; "
-                : $"- **{g.First().Label}**: lr **{Lr(good.Lr)}** suits it best ({good.Why}, validation accuracy {RunFiles.Pct(good.ValidationAccuracy)}); ";
-            text.AppendLine(head + string.Join("; ", g.Where(e => e != good).Select(e => $"lr {Lr(e.Lr)} is {e.Verdict}: {e.Why}")) + ".");
+            var b = best[g.Key];
+            string head;
+            if (b is null) head = $"- **{g.First().Label}**: no rate trains on every seed; ";
+            else
+            {
+                string margin = b.Margin is null ? ""
+                    : $"; ahead of lr {Lr(b.RunnerUp!.Lr)} by {b.Margin.DescribeDifference(RunFiles.Points)}" +
+                      (b.Margin.Verdict == Verdict.WithinNoise ? ", so the seeds do not separate the two" : "");
+                head = $"- **{g.First().Label}**: lr **{Lr(b.Rate.Lr)}** is best, validation accuracy {b.Rate.ValidationAccuracy.Describe(RunFiles.Pct)}{margin}. ";
+            }
+            text.AppendLine(head + string.Join("; ", g.Select(r => $"lr {Lr(r.Lr)} is {r.Verdict} ({r.Why})")) + ".");
         }
         text.AppendLine();
         text.AppendLine("The usual explanation of the pattern: plain SGD's step is the rate times the gradient; momentum 0.9 adds up about " +
             "1/(1 − 0.9) = 10 gradients, so the same rate makes about ten times larger steps and the suitable rate is smaller. Adagrad, " +
             "RMSprop and Adam divide each parameter's step by a running root mean square of its gradient, which makes the step about the " +
             "rate itself whatever the gradient's scale: they suit small rates, and large ones move every weight by about the rate at every " +
-            "step. The verdicts above are the measured ones; where they differ from this explanation, the table is what this run did.");
+            "step. The verdicts above are the measured ones; where they differ from this explanation, the table is what these runs did.");
+        text.AppendLine();
+        text.AppendLine($"The curves are seed {first.Seed}'s runs (one panel per optimizer, one line per rate):");
         text.AppendLine();
         text.AppendLine("![per-step loss](loss_per_iteration.png)");
         text.AppendLine();
         text.AppendLine("![per-epoch loss](loss_per_epoch.png)");
         text.AppendLine();
-        text.AppendLine(RunFiles.CheckpointSection(chosen.Run));
-        text.AppendLine(run.Footer());
+        text.AppendLine(RunFiles.CheckpointSection(chosen.Curves[0].Run));
+        text.AppendLine(context.Footer());
         return text.ToString();
     }
 }

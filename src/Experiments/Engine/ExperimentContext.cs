@@ -59,8 +59,9 @@ public sealed class ExperimentContext
     /// <summary>The command that runs the experiment again.</summary>
     public string Command => $"gpunet run {Name} {Options.Arguments(Experiment.DefaultSeeds)}";
 
-    /// <summary>Writes the experiment's config.json: the command, the seeds and <paramref name="settings"/>.</summary>
-    public void WriteConfig(JsonObject settings)
+    /// <summary>Writes the experiment's config.json: the command, the seeds, the data (unless <paramref name="usesData"/> is
+    /// false: an experiment whose runs read no images) and <paramref name="settings"/>.</summary>
+    public void WriteConfig(JsonObject settings, bool usesData = true)
     {
         var config = new JsonObject
         {
@@ -74,9 +75,12 @@ public sealed class ExperimentContext
             ["command"] = Command,
             ["runs"] = Path.GetRelativePath(Folder.Path, _engine.Store.Directory),
         };
-        var data = Data(Seed);
-        config["data_dir"] = data.Directory;
-        config["data_sha256"] = data.Hash;
+        if (usesData)
+        {
+            var data = Data(Seed);
+            config["data_dir"] = data.Directory;
+            config["data_sha256"] = data.Hash;
+        }
         foreach (var (key, value) in settings.ToList())
         {
             settings.Remove(key);

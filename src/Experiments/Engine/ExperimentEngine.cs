@@ -161,11 +161,13 @@ public sealed class ExperimentEngine : IDisposable
         return unique;
     }
 
-    private string HashOf(ExperimentContext context, PlannedRun run) => RunStore.Hash(run, Kind, context.Data(run.Seed).Hash);
+    private string HashOf(ExperimentContext context, PlannedRun run) => RunStore.Hash(run, Kind, run.UsesData ? context.Data(run.Seed).Hash : NoData);
+
+    // The data hash of a run that reads no images.
+    private const string NoData = "none";
 
     private FinishedRun Fit(ExperimentContext context, PlannedRun run, string hash)
     {
-        var data = Data(run.Seed);
         var config = new JsonObject
         {
             ["run"] = run.Key,
@@ -173,7 +175,7 @@ public sealed class ExperimentEngine : IDisposable
             ["seed"] = run.Seed,
             ["hash"] = hash,
             ["device_kind"] = Kind.ToString(),
-            ["data_sha256"] = data.Hash,
+            ["data_sha256"] = run.UsesData ? Data(run.Seed).Hash : NoData,
             ["device"] = Device.Spec,
             ["device_name"] = Device.Name,
             ["experiment"] = context.Name,
@@ -182,7 +184,7 @@ public sealed class ExperimentEngine : IDisposable
         Store.FitIfNeeded(run, hash, config, folder =>
         {
             CrashIfAsked();
-            run.Fit(new RunContext(context.Name, folder, Device, data, Console, required => Require(context, required)));
+            run.Fit(new RunContext(context.Name, folder, Device, () => Data(run.Seed), Console, required => Require(context, required)));
         });
         _fitted++;
         return run.Read(Store.PathOf(run));

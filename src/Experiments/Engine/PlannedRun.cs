@@ -34,6 +34,10 @@ public abstract class PlannedRun
     /// <summary>Everything besides the seed, device and data that decides the result, as JSON (it is hashed).</summary>
     public abstract JsonObject Identity();
 
+    /// <summary>False for a run that reads no images (a table or a toy problem computed from constants and its seed): its
+    /// hash leaves the data out, and fitting it loads none, so <c>gpunet run</c> of such an experiment needs no data folder.</summary>
+    public virtual bool UsesData => true;
+
     /// <summary>Fits the run, writing its files (at least summary.json) into <see cref="RunContext.Folder"/>.</summary>
     public abstract void Fit(RunContext context);
 
@@ -63,13 +67,14 @@ public abstract class PlannedRun
 public sealed class RunContext
 {
     private readonly Func<PlannedRun, FinishedRun> _require;
+    private readonly Func<CourseData> _data;
 
-    internal RunContext(string experiment, RunFolder folder, Device device, CourseData data, RunConsole console, Func<PlannedRun, FinishedRun> require)
+    internal RunContext(string experiment, RunFolder folder, Device device, Func<CourseData> data, RunConsole console, Func<PlannedRun, FinishedRun> require)
     {
         Experiment = experiment;
         Folder = folder;
         Device = device;
-        Data = data;
+        _data = data;
         Console = console;
         _require = require;
     }
@@ -83,8 +88,8 @@ public sealed class RunContext
     /// <summary>The device.</summary>
     public Device Device { get; }
 
-    /// <summary>The data, split with the run's seed.</summary>
-    public CourseData Data { get; }
+    /// <summary>The data, split with the run's seed (loaded on first use).</summary>
+    public CourseData Data => _data();
 
     /// <summary>Where text and progress go.</summary>
     public RunConsole Console { get; }
