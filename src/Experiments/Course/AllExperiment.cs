@@ -52,24 +52,10 @@ public sealed class AllExperiment : IExperiment
             string? error = null;
             try
             {
-                switch (experiment)
-                {
-                    case ICourseExperiment course when reportOnly:
-                        var missing = engine.Missing(course, sub with { Shard = null });
-                        if (missing.Count > 0) error = $"{missing.Count} runs are not finished, for example {missing[0]}";
-                        else engine.Report(course, sub with { Shard = null });
-                        break;
-                    case ICourseExperiment course:
-                        error = engine.Run([(course, sub)], options.Shard)[0];
-                        break;
-                    case ISelfRunExperiment self when reportOnly || options.Shard is { Index: > 0 }:
-                        // It runs in one piece, in the first shard only.
-                        if (!File.Exists(Path.Combine(sub.OutDir, "summary.json"))) error = "not run yet (it runs in one piece with `gpunet run`, or in shard 0)";
-                        break;
-                    case ISelfRunExperiment self:
-                        code = self.Run(sub with { Shard = null, Seeds = null }, console);
-                        break;
-                }
+                if (!reportOnly) error = engine.Run([(experiment, sub)], options.Shard)[0];
+                else if (engine.Missing(experiment, sub with { Shard = null }) is { Count: > 0 } missing)
+                    error = $"{missing.Count} runs are not finished, for example {missing[0]}";
+                else engine.Report(experiment, sub with { Shard = null });
             }
             catch (Exception e) when (e is not UsageException and not DeviceNotAvailableException)
             {

@@ -8,7 +8,7 @@ namespace GpuNet.Experiments;
 public static class ExperimentRegistry
 {
     /// <summary>All experiments.</summary>
-    public static IReadOnlyList<IExperiment> All { get; } =
+    public static IReadOnlyList<ICourseExperiment> All { get; } =
         [new MlpExperiment(), new OverfitExperiment(), new AugmentExperiment(), new RegularizeExperiment(), new DropoutTable(), new ComboExperiment(), new OptimizersExperiment(),
             new KnnExperiment(), new L1VsL2Experiment(), new DistillExperiment()];
 

@@ -13,12 +13,6 @@ public static class ExperimentRunner
     public static int Run(IExperiment experiment, RunOptions options, RunConsole console)
     {
         if (experiment is AllExperiment all) return all.Run(options, console, reportOnly: false);
-        if (experiment is ISelfRunExperiment self)
-        {
-            if (options.Shard is not null || options.Seeds is > 1)
-                throw new UsageException($"{experiment.Name} runs in one piece: it takes no --shard and no --seeds.");
-            return self.Run(options, console);
-        }
         var course = (ICourseExperiment)experiment;
         console.WriteLine($"{course.Name}: {course.Summary}");
         using var engine = new ExperimentEngine(options.Device, options.DataDir, StoreFor(options.OutDir), console);
@@ -38,8 +32,7 @@ public static class ExperimentRunner
     public static int Report(IExperiment experiment, RunOptions options, RunConsole console)
     {
         if (experiment is AllExperiment all) return all.Run(options, console, reportOnly: true);
-        if (experiment is not ICourseExperiment course)
-            throw new UsageException($"{experiment.Name} runs in one piece and writes its report itself: use `gpunet run {experiment.Name}`.");
+        var course = (ICourseExperiment)experiment;
         using var engine = new ExperimentEngine(options.Device, options.DataDir, StoreFor(options.OutDir), console, fits: false);
         var missing = engine.Missing(course, options);
         if (missing.Count > 0)

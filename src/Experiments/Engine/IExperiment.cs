@@ -39,11 +39,3 @@ public interface ICourseExperiment : IExperiment
     /// bytes after one process, a resumed one, or shards on several machines.</summary>
     void Analyse(ExperimentContext context, RunSet runs);
 }
-
-/// <summary>An experiment that runs itself in one piece (not yet on the engine's runs).</summary>
-public interface ISelfRunExperiment : IExperiment
-{
-    /// <summary>Runs the experiment and writes its folder, showing text and training progress on <paramref name="console"/>.</summary>
-    /// <returns>The exit code.</returns>
-    int Run(RunOptions options, RunConsole console);
-}

@@ -33,27 +33,4 @@ public sealed class RunFolder
         System.IO.File.WriteAllText(temp, text);
         System.IO.File.Move(temp, target, overwrite: true);
     }
-
-    /// <summary>The config.json every run writes: what is needed to run it again.</summary>
-    public void WriteConfig(string experiment, RunOptions options, Device device, JsonObject? extra = null)
-    {
-        var config = new JsonObject
-        {
-            ["experiment"] = experiment,
-            ["device"] = device.Spec,
-            ["device_name"] = device.Name,
-            ["seed"] = options.Seed,
-            ["epochs"] = options.Epochs,
-            ["quick"] = options.Quick,
-            ["command"] = $"gpunet run {experiment} --device {device.Spec} --seed {options.Seed}"
-                + (options.Epochs is { } e ? $" --epochs {e}" : "") + (options.Quick ? " --quick" : ""),
-        };
-        if (extra is not null)
-            foreach (var (key, value) in extra.ToList())
-            {
-                extra.Remove(key);
-                config[key] = value;
-            }
-        WriteJson("config.json", config);
-    }
 }
