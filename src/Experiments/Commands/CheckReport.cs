@@ -140,10 +140,10 @@ internal sealed class CheckReport
         md.AppendLine($"# gpunet check on `{DeviceSpec}`");
         md.AppendLine();
         int failed = Rows.Count(r => !r.Pass);
-        string verdict = !Finished && Rows.Count == 0 ? "RUNNING (no comparison finished yet)"
+        string verdict = !Finished && Rows.Count == 0 ? "UNFINISHED (no comparison had finished when this was written)"
             : failed == 0 ? $"PASS: all {Rows.Count} comparisons within tolerance"
             : $"FAIL: {failed} of {Rows.Count} comparisons outside tolerance ({string.Join(", ", Rows.Where(r => !r.Pass).Select(r => r.Op).Distinct())})";
-        if (!Finished && Rows.Count > 0) verdict += "; still running (the timings below are incomplete)";
+        if (!Finished && Rows.Count > 0) verdict += "; the timings had not finished when this was written (still running, or stopped by a time limit)";
         md.AppendLine($"**{verdict}**");
         md.AppendLine();
         if (Perturbed is not null)

@@ -46,8 +46,8 @@ internal static class CheckTimings
     private static void Epoch(Device device, List<TimingRow> rows, TextWriter log, int batch, int samples, int epochs)
     {
         double seconds = EpochBench.Run(device, batch, epochs, samples, log);
-        rows.Add(new TimingRow("epoch", $"batch={batch}", seconds, "s",
-            $"784-256-128-10 MLP, SGD, {samples} random samples; median of {epochs} after a warm-up"));
+        rows.Add(new TimingRow("epoch", $"batch={batch} samples={samples}", seconds, "s",
+            $"784-256-128-10 MLP, SGD, random data; median of {epochs} epochs after a warm-up"));
     }
 
     /// <summary>
