@@ -64,7 +64,7 @@ if ! tar -xJf "$archive" -C "$work"; then
   exit 2
 fi
 b="$work/gpunet-linux-x64"
-[ -f "$b/VERSION" ] && say "bundle: $(tr '\n' ';' <"$b/VERSION")"
+[ -f "$b/VERSION" ] && say "bundle: $(head -n 1 "$b/VERSION"), $(sed -n 2p "$b/VERSION")"
 
 # 2. Preflight.
 say "preflight: gpunet devices"

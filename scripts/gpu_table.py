@@ -110,8 +110,10 @@ def table(args):
         f"| driver | {device.get('driver', '?')} |",
         f"| GpuNet | {(check or {}).get('gpunet', '?')}, ILGPU {(check or {}).get('ilgpu', '?')}, {(check or {}).get('runtime', '?')} |",
     ]
-    for h in dict.fromkeys(h for h in headers if h.startswith(("peers:", "torch "))):
-        lines.append(f"| PyTorch | {h.removeprefix('peers: ')} |")
+    # The peers' first '#' lines name their libraries, device and versions; what follows a ':' is the workload.
+    versions = (h.removeprefix("peers: ").split(":")[0].strip() for h in headers if h.startswith(("peers:", "torch ")))
+    for h in dict.fromkeys(versions):
+        lines.append(f"| peer | {h} |")
     lines += ["", "Ratio = GpuNet / PyTorch of the same quantity on the same GPU in the same session. For GFLOP/s above 1 "
                   "means GpuNet is faster; for seconds below 1 means GpuNet is faster. PyTorch: `torch.mm` with TF32 off "
                   "(cuBLAS FP32), the same MLP epoch, `torch.cdist` + `topk`.", ""]

@@ -119,7 +119,7 @@ def main():
     if "torch" in libs:
         import torch as _torch
         torch = _torch
-        info += f"; torch {torch.__version__} x{torch.get_num_threads()}"
+        info += ("; " if info else "") + f"torch {torch.__version__} x{torch.get_num_threads()}"
     print(f"# peers: numpy {np.__version__} ({info})")
 
     for (m, k, n, trans) in parse(args.sizes):

@@ -84,7 +84,7 @@ def main():
     chunk = args.chunk if args.chunk > 0 else max(1, min(q.shape[0], (1 << 28) // max(1, r.shape[0])))
     where = (f"{torch.cuda.get_device_name(device)}, CUDA {torch.version.cuda}, TF32 off" if args.device == "cuda"
              else f"{torch.get_num_threads()} threads")
-    print(f"# torch {torch.__version__}, {where}; {q.shape[0]} queries x {r.shape[0]} references of {dim} ({source}), "
+    print(f"# torch {torch.__version__}, {where}: {q.shape[0]} queries x {r.shape[0]} references of {dim} ({source}), "
           f"top-{k}, {chunk} queries per block")
     for metric in [m.strip() for m in args.metrics.split(",") if m.strip()]:
         p = {"l2": 2.0, "l1": 1.0}.get(metric)
