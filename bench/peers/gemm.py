@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
-"""GEMM GFLOP/s of NumPy (OpenBLAS) and PyTorch (CPU) on the shapes `gpunet bench gemm` takes.
+"""GEMM GFLOP/s of NumPy (OpenBLAS) and PyTorch (CPU, or CUDA with --device cuda) on the shapes `gpunet bench gemm` takes.
 
-Usage: /usr/bin/python3 bench/peers/gemm.py [--sizes 1024,2048,mlp64] [--seconds 1]
+Usage: /usr/bin/python3 bench/peers/gemm.py [--sizes 1024,2048,mlp64] [--seconds 1] [--device cpu|cuda]
 Prints one line per shape and library, in the same format as `gpunet bench gemm`:
     gemm SHAPE LIBRARY  MS ms  GFLOPS GFLOP/s
-Shapes: N (N x N x N), MxKxN, MxKxN:XY (X, Y in {N, T}: transposes of A and B), mlpB (the 784-256-128-10 MLP's
-training products at batch B). Use Debian's python3-numpy / python3-torch with libopenblas0-pthread installed.
+LIBRARY is numpy, torch (CPU) or torch-cuda. Shapes: N (N x N x N), MxKxN, MxKxN:XY (X, Y in {N, T}: transposes of A
+and B), mlpB (the 784-256-128-10 MLP's training products at batch B). Use Debian's python3-numpy / python3-torch with
+libopenblas0-pthread installed.
+
+With --device cuda only PyTorch runs (NumPy has no GPU), on cuda:0, with TF32 off
+(torch.backends.cuda.matmul.allow_tf32 = False): torch.mm is then cuBLAS's FP32 SGEMM, the reference for GpuNet's
+float32 kernels. Each timed batch ends with torch.cuda.synchronize().
 """
 import argparse
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -52,10 +58,13 @@ def operands(m, k, n, trans, rng):
     return a, b
 
 
-def measure(fn, seconds):
+def measure(fn, seconds, sync=lambda: None):
+    """Median seconds per call over timed batches; `sync` waits for queued GPU work before a clock is read."""
     fn()
+    sync()
     t0 = time.perf_counter()
     fn()
+    sync()
     single = max(time.perf_counter() - t0, 1e-7)
     per_batch = int(min(max(seconds / 10 / single, 1), 1_000_000))
     times = []
@@ -64,17 +73,39 @@ def measure(fn, seconds):
         t0 = time.perf_counter()
         for _ in range(per_batch):
             fn()
+        sync()
         times.append((time.perf_counter() - t0) / per_batch)
     return statistics.median(times)
+
+
+def cuda_torch():
+    """PyTorch on cuda:0 with TF32 off, or an exit with the reason CUDA cannot be used."""
+    try:
+        import torch
+    except ImportError as e:
+        sys.exit(f"--device cuda needs PyTorch with CUDA: {e}")
+    if not torch.cuda.is_available():
+        sys.exit(f"--device cuda: torch.cuda.is_available() is False (torch {torch.__version__}, built for CUDA "
+                 f"{torch.version.cuda or 'none'}): no GPU, no driver, or a CPU-only PyTorch")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+    return torch
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="256,512,1024,2048,1023,mlp64,mlp256")
     ap.add_argument("--seconds", type=float, default=1.0)
-    ap.add_argument("--libs", default="numpy,torch")
+    ap.add_argument("--libs", default=None, help="numpy,torch (default); with --device cuda only torch")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = ap.parse_args()
-    libs = args.libs.split(",")
+    if args.device == "cuda":
+        if args.libs not in (None, "torch"):
+            ap.error("--device cuda runs PyTorch only (--libs torch)")
+        gpu_main(args)
+        return
+    libs = (args.libs or "numpy,torch").split(",")
     rng = np.random.default_rng(1)
 
     info = ""
@@ -88,7 +119,7 @@ def main():
     if "torch" in libs:
         import torch as _torch
         torch = _torch
-        info += f"; torch {torch.__version__} x{torch.get_num_threads()}"
+        info += ("; " if info else "") + f"torch {torch.__version__} x{torch.get_num_threads()}"
     print(f"# peers: numpy {np.__version__} ({info})")
 
     for (m, k, n, trans) in parse(args.sizes):
@@ -108,6 +139,26 @@ def main():
             with torch.no_grad():
                 t = measure(lambda: torch.mm(opa, opb, out=out), args.seconds)
             print(f"gemm {name(m, k, n, trans):<18} {'torch':<10} {t * 1e3:10.4f} ms {flop / t / 1e9:9.2f} GFLOP/s", flush=True)
+
+
+def gpu_main(args):
+    torch = cuda_torch()
+    device = torch.device("cuda:0")
+    props = torch.cuda.get_device_properties(device)
+    print(f"# peers: torch {torch.__version__}, CUDA {torch.version.cuda}, {props.name} ({props.total_memory / 2**30:.0f} GiB), "
+          f"TF32 {'on' if torch.backends.cuda.matmul.allow_tf32 else 'off'}")
+    rng = np.random.default_rng(1)
+    for (m, k, n, trans) in parse(args.sizes):
+        a, b = operands(m, k, n, trans, rng)
+        ta, tb = torch.from_numpy(a).to(device), torch.from_numpy(b).to(device)
+        opa = ta.t() if trans[0] == "T" else ta
+        opb = tb.t() if trans[1] == "T" else tb
+        out = torch.empty((m, n), dtype=torch.float32, device=device)
+        with torch.no_grad():
+            t = measure(lambda: torch.mm(opa, opb, out=out), args.seconds, torch.cuda.synchronize)
+        flop = 2.0 * m * n * k
+        print(f"gemm {name(m, k, n, trans):<18} {'torch-cuda':<10} {t * 1e3:10.4f} ms {flop / t / 1e9:9.2f} GFLOP/s", flush=True)
+        del ta, tb, opa, opb, out
 
 
 if __name__ == "__main__":

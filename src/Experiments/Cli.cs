@@ -162,6 +162,7 @@ public static class Cli
         });
         root.Subcommands.Add(slurm);
         root.Subcommands.Add(EvalCommand.Build(stdout, DataOption));
+        root.Subcommands.Add(Commands.CheckCommand.Build(stdout));
 
         var bench = new Command("bench", "Quick timings (for quoted numbers use bench/ and bench/peers).");
         var sizes = new Option<string>("--sizes")
