@@ -135,6 +135,7 @@ public static class Cli
         bench.Subcommands.Add(epoch);
         root.Subcommands.Add(bench);
         root.Subcommands.Add(DataCommand.Build(stdout));
+        root.Subcommands.Add(KernelsCommand.Build(stdout));
         return root;
     }
 

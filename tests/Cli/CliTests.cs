@@ -36,6 +36,30 @@ public class CliTests
         Assert.Single(err.Trim().Split('\n'));
     }
 
+    [Fact]
+    public void Kernels_writes_the_ptx_and_opencl_c_of_every_registered_kernel()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "gpunet-test-kernels-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (code, output, err) = Run("kernels", "--ptx", dir);
+            Assert.True(code == 0, err);
+            Assert.Contains($"{GpuNet.Kernels.KernelCatalog.All.Count} kernels written", output);
+            foreach (var kernel in GpuNet.Kernels.KernelCatalog.All)
+            {
+                Assert.Contains(kernel.Name, output);
+                Assert.Contains(".entry", File.ReadAllText(Path.Combine(dir, kernel.FileName + ".sm_75.ptx")));
+                Assert.Contains(".entry", File.ReadAllText(Path.Combine(dir, kernel.FileName + ".sm_90.ptx")));
+                Assert.Contains("kernel", File.ReadAllText(Path.Combine(dir, kernel.FileName + ".cl")));
+            }
+            Assert.Equal(3 * GpuNet.Kernels.KernelCatalog.All.Count, Directory.GetFiles(dir).Length);
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("run", "no-such-experiment")]
     [InlineData("run", "dropout-table", "--no-such-option")]

@@ -257,14 +257,3 @@ public class AugmentTests(DeviceFixture devices)
         Assert.Throws<ArgumentOutOfRangeException>(() => AugmentStage.Rotate(10, -10));
     }
 }
-
-/// <summary>The new kernels compile to PTX and to OpenCL C without fp64 (the same check as <see cref="GpuCompileTests"/>).</summary>
-public class DataKernelCompileTests
-{
-    [Theory]
-    [InlineData(nameof(Gather), "RowsKernel")]
-    [InlineData(nameof(Gather), "ValuesKernel")]
-    [InlineData(nameof(Augment), "StageKernel")]
-    public void Kernel_compiles_to_ptx_and_to_opencl_c_without_fp64(string type, string method) =>
-        new GpuCompileTests().Kernel_compiles_to_ptx_and_to_opencl_c_without_fp64(type, method);
-}

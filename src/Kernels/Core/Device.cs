@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using GpuNet.Kernels;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
@@ -128,7 +129,7 @@ public sealed class Device : IDisposable
         options ??= new DeviceOptions();
         (string backend, int? index) = ParseSpec(spec);
 
-        var context = Context.Create(builder => builder.Default().EnableAlgorithms().Optimize(OptimizationLevel.O2));
+        var context = Context.Create(builder => ConfigureCompiler(builder.Default()));
         try
         {
             switch (backend)
@@ -171,6 +172,10 @@ public sealed class Device : IDisposable
             throw;
         }
     }
+
+    /// <summary>The compiler settings of every device's context (and of <see cref="KernelCatalog.CreateCompileContext"/>):
+    /// ILGPU.Algorithms' math (XMath) and O2.</summary>
+    internal static void ConfigureCompiler(Context.Builder builder) => builder.EnableAlgorithms().Optimize(OptimizationLevel.O2);
 
     /// <summary>Lists the devices this machine offers, in the order <c>auto</c> tries them, CPU devices last.</summary>
     public static IReadOnlyList<DeviceInfo> List()
@@ -224,9 +229,47 @@ public sealed class Device : IDisposable
     /// <summary>Allocates an uninitialised buffer of <paramref name="length"/> floats on this device.</summary>
     public MemoryBuffer1D<float, Stride1D.Dense> Allocate(long length) => Accelerator.Allocate1D<float>(length);
 
-    /// <summary>Returns the kernel cached under <paramref name="key"/>, loading it with <paramref name="load"/> once.</summary>
-    internal T Kernel<T>(object key, Func<Accelerator, T> load) where T : class =>
-        (T)_kernels.GetOrAdd(key, _ => load(Accelerator));
+    // Kernel loaders, one per parameter count. The kernel method itself is the cache key, so two launchers cannot share a
+    // key by accident, and loading checks it is registered ([GpuKernel]): an unregistered kernel cannot run, so the
+    // compile check over KernelCatalog.All sees every kernel that can.
+    private TLauncher Load<TLauncher>(Delegate kernel, Func<Accelerator, TLauncher> load) where TLauncher : class =>
+        (TLauncher)_kernels.GetOrAdd(kernel.Method, _ =>
+        {
+            KernelCatalog.EnsureRegistered(kernel.Method);
+            return load(Accelerator);
+        });
+
+    /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
+    internal Action<KernelConfig, T1> Kernel<T1>(Action<T1> kernel) where T1 : struct =>
+        Load(kernel, a => a.LoadStreamKernel(kernel));
+
+    /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
+    internal Action<KernelConfig, T1, T2> Kernel<T1, T2>(Action<T1, T2> kernel) where T1 : struct where T2 : struct =>
+        Load(kernel, a => a.LoadStreamKernel(kernel));
+
+    /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
+    internal Action<KernelConfig, T1, T2, T3> Kernel<T1, T2, T3>(Action<T1, T2, T3> kernel) where T1 : struct where T2 : struct where T3 : struct =>
+        Load(kernel, a => a.LoadStreamKernel(kernel));
+
+    /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
+    internal Action<KernelConfig, T1, T2, T3, T4> Kernel<T1, T2, T3, T4>(Action<T1, T2, T3, T4> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct =>
+        Load(kernel, a => a.LoadStreamKernel(kernel));
+
+    /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
+    internal Action<KernelConfig, T1, T2, T3, T4, T5> Kernel<T1, T2, T3, T4, T5>(Action<T1, T2, T3, T4, T5> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct =>
+        Load(kernel, a => a.LoadStreamKernel(kernel));
+
+    /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
+    internal Action<KernelConfig, T1, T2, T3, T4, T5, T6> Kernel<T1, T2, T3, T4, T5, T6>(Action<T1, T2, T3, T4, T5, T6> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct =>
+        Load(kernel, a => a.LoadStreamKernel(kernel));
+
+    /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
+    internal Action<KernelConfig, T1, T2, T3, T4, T5, T6, T7> Kernel<T1, T2, T3, T4, T5, T6, T7>(Action<T1, T2, T3, T4, T5, T6, T7> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct =>
+        Load(kernel, a => a.LoadStreamKernel(kernel));
+
+    /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
+    internal Action<KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8> Kernel<T1, T2, T3, T4, T5, T6, T7, T8>(Action<T1, T2, T3, T4, T5, T6, T7, T8> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct where T8 : struct =>
+        Load(kernel, a => a.LoadStreamKernel(kernel));
 
     /// <summary>A launch configuration that covers <paramref name="n"/> work items with grid-stride loops.</summary>
     internal KernelConfig Config1D(long n)

@@ -45,6 +45,7 @@ public static partial class Gemm
     // from global memory: two loads per multiply-add, so it is bound by memory bandwidth. It is the correctness
     // baseline the tiled kernel is tested against.
     // -------------------------------------------------------------------------------------------------------------
+    [GpuKernel]
     private static void SimpleKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs p)
     {
         // op(A)[i, q] = a[i·aRow + q·aDepth] and op(B)[q, j] = b[q·bDepth + j·bCol]: the transpose is only a choice of strides.
@@ -84,6 +85,7 @@ public static partial class Gemm
     // OS-thread barrier: there kernel 1 is the faster one (quiet 2-core machine, 512³: 0.85 against 0.6 GFLOP/s).
     // Run still uses kernel 2 on ilgpu-cpu, because that device exists to test the code that GPUs run.
     // -------------------------------------------------------------------------------------------------------------
+    [GpuKernel]
     private static void TiledKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs p)
     {
         int tx = Group.IdxX;
@@ -215,8 +217,7 @@ public static partial class Gemm
         float alpha, ArrayView<float> a, ArrayView<float> b, float beta, ArrayView<float> c)
     {
         if (m == 0 || n == 0) return;
-        var kernel = device.Kernel("gemm.simple",
-            acc => acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(SimpleKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(SimpleKernel);
         kernel(device.Config1D((long)m * n), a, b, c, new GemmArgs(m, n, k, alpha, beta, transA, transB, 0));
         device.AfterLaunch();
     }
@@ -244,8 +245,7 @@ public static partial class Gemm
         int groups = (int)Math.Clamp(tiles, 1, cap);
         var config = new KernelConfig(new Index2D(groups, 1), new Index2D(group.X, group.Y),
             SharedMemoryConfig.RequestDynamic<float>(SharedFloats(group, depth)));
-        var kernel = device.Kernel("gemm.tiled",
-            accelerator => accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(TiledKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(TiledKernel);
         kernel(config, a, b, c, new GemmArgs(m, n, k, alpha, beta, transA, transB, depth));
         device.AfterLaunch();
     }
