@@ -8,13 +8,12 @@ public class ActivationTests(DeviceFixture devices)
     public static TheoryData<string, ActivationKind> Cases()
     {
         var data = new TheoryData<string, ActivationKind>();
-        foreach (string d in new[] { "ilgpu-cpu", "cpu" })
+        foreach (string d in DeviceFixture.SpecsWithGpuShapes)
             foreach (ActivationKind k in Enum.GetValues<ActivationKind>())
                 data.Add(d, k);
         return data;
     }
 
-    private Device Pick(string spec) => spec == "cpu" ? devices.Host : devices.Ilgpu;
 
     private const double Slope = 0.1;
 
@@ -32,7 +31,7 @@ public class ActivationTests(DeviceFixture devices)
     [MemberData(nameof(Cases))]
     public void Forward_matches_reference_on_odd_sizes(string spec, ActivationKind kind)
     {
-        var device = Pick(spec);
+        var device = devices.Get(spec);
         foreach (int n in Data.OddSizes)
         {
             var x = Data.Uniform(n, n, -6f, 6f);
@@ -47,7 +46,7 @@ public class ActivationTests(DeviceFixture devices)
     [MemberData(nameof(Cases))]
     public void Backward_accumulates_the_finite_difference_derivative(string spec, ActivationKind kind)
     {
-        var device = Pick(spec);
+        var device = devices.Get(spec);
         const int n = 257;
         // Keep away from ReLU's kink so the finite difference is well defined.
         var x = Data.Uniform(n, 7, -4f, 4f).Select(v => MathF.Abs(v) < 0.01f ? v + 0.05f : v).ToArray();

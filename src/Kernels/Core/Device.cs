@@ -17,7 +17,8 @@ public enum DeviceKind
     OpenCL,
     /// <summary>The host engine: SIMD C# on the CPU over buffers owned by ILGPU's CPU accelerator.</summary>
     Cpu,
-    /// <summary>ILGPU's CPU accelerator running the GPU kernels in simulation (slow; for testing kernels).</summary>
+    /// <summary>ILGPU's CPU accelerator running the GPU kernels in simulation (slow; for testing kernels): <c>ilgpu-cpu</c>
+    /// (warp 4, 16 threads per group) or <c>ilgpu-cpu:nvidia</c> (shaped like an NVIDIA GPU: warp 32, 1,024 threads per group).</summary>
     IlgpuCpu,
 }
 
@@ -62,8 +63,9 @@ public sealed class Device : IDisposable
     private readonly ConcurrentDictionary<object, object> _kernels = new();
     private bool _disposed;
 
-    private Device(Context context, Accelerator accelerator, DeviceKind kind, string spec, DeviceOptions options)
+    private Device(Context context, Accelerator accelerator, DeviceKind kind, string spec, DeviceOptions options, bool gpuShaped = false)
     {
+        LaunchesLikeGpu = kind is DeviceKind.Cuda or DeviceKind.OpenCL || gpuShaped;
         _context = context;
         Accelerator = accelerator;
         Kind = kind;
@@ -97,6 +99,13 @@ public sealed class Device : IDisposable
     /// <summary>True for CUDA and OpenCL devices.</summary>
     public bool IsGpu => Kind is DeviceKind.Cuda or DeviceKind.OpenCL;
 
+    /// <summary>
+    /// True when kernels are launched with the shapes a GPU gets (panel depths, group shapes): on CUDA and OpenCL, and on
+    /// <c>ilgpu-cpu:nvidia</c>, which exists to run those shapes without a GPU. False on <c>ilgpu-cpu</c>, where shapes
+    /// are chosen to keep the simulation fast (few barriers).
+    /// </summary>
+    public bool LaunchesLikeGpu { get; }
+
     /// <summary>Threads per group used by one-dimensional kernels on this device.</summary>
     public int GroupSize { get; }
 
@@ -118,7 +127,8 @@ public sealed class Device : IDisposable
 
     /// <summary>
     /// Opens a device from a specification: <c>auto</c> (CUDA, else OpenCL, else <c>cpu</c>), <c>cuda[:i]</c>,
-    /// <c>opencl[:i]</c>, <c>cpu</c> (host engine) or <c>ilgpu-cpu</c> (ILGPU kernels simulated on the CPU).
+    /// <c>opencl[:i]</c>, <c>cpu</c> (host engine), <c>ilgpu-cpu</c> (ILGPU kernels simulated on the CPU) or
+    /// <c>ilgpu-cpu:nvidia</c> (the same, shaped like an NVIDIA GPU: warp 32, up to 1,024 threads per group).
     /// Null opens <see cref="DefaultSpec"/>.
     /// </summary>
     /// <exception cref="DeviceNotAvailableException">The backend or index is not present, or the specification is malformed;
@@ -162,6 +172,9 @@ public sealed class Device : IDisposable
                     return new Device(context, CreateCpuAccelerator(context), DeviceKind.Cpu, "cpu", options);
                 case "ilgpu-cpu":
                     return new Device(context, CreateCpuAccelerator(context), DeviceKind.IlgpuCpu, "ilgpu-cpu", options);
+                case NvidiaShapedSpec:
+                    return new Device(context, CPUDevice.Nvidia.CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel),
+                        DeviceKind.IlgpuCpu, NvidiaShapedSpec, options, gpuShaped: true);
                 default:
                     throw NotAvailable(context, spec);
             }
@@ -199,8 +212,14 @@ public sealed class Device : IDisposable
         string cpuName = $"host engine ({Environment.ProcessorCount} cores, {HostCpu.InstructionSet})";
         list.Add(new DeviceInfo("cpu", DeviceKind.Cpu, cpuName, hostMemory, cpu.WarpSize, cpu.MaxNumThreadsPerGroup));
         list.Add(new DeviceInfo("ilgpu-cpu", DeviceKind.IlgpuCpu, "ILGPU CPU accelerator (simulated GPU threads)", hostMemory, cpu.WarpSize, cpu.MaxNumThreadsPerGroup));
+        var nvidia = CPUDevice.Nvidia;
+        list.Add(new DeviceInfo(NvidiaShapedSpec, DeviceKind.IlgpuCpu, "ILGPU CPU accelerator shaped like an NVIDIA GPU (GPU launch shapes; slow)",
+            hostMemory, nvidia.WarpSize, nvidia.MaxNumThreadsPerGroup));
         return list;
     }
+
+    /// <summary>The specification of ILGPU's CPU accelerator shaped like an NVIDIA GPU (<c>CPUDevice.Nvidia</c>).</summary>
+    public const string NvidiaShapedSpec = "ilgpu-cpu:nvidia";
 
     private static Accelerator CreateCpuAccelerator(Context context) =>
         CPUDevice.Default.CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
@@ -213,6 +232,7 @@ public sealed class Device : IDisposable
         string rest = spec[(colon + 1)..];
         if ((backend == "cuda" || backend == "opencl") && int.TryParse(rest, out int i) && i >= 0)
             return (backend, i);
+        if (spec == NvidiaShapedSpec) return (spec, null);
         return ("?" + spec, null);
     }
 

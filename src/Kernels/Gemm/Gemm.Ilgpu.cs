@@ -185,8 +185,8 @@ public static partial class Gemm
     // -------------------------------------------------------------------------------------------------------------
 
     /// <summary>The group shape <see cref="Run"/> uses on <paramref name="device"/>: the largest power-of-two shape,
-    /// as square as possible (X ≥ Y), with at most min(MaxNumThreadsPerGroup, 256) threads: 16×16 on CUDA, 4×4 on
-    /// ILGPU's CPU accelerator (16 threads per group).</summary>
+    /// as square as possible (X ≥ Y), with at most min(MaxNumThreadsPerGroup, 256) threads: 16×16 on CUDA and on
+    /// ilgpu-cpu:nvidia, 4×4 on ILGPU's default CPU accelerator (16 threads per group).</summary>
     internal static GemmGroupShape DefaultGroupShape(Device device)
     {
         int cap = Math.Min(device.Accelerator.MaxNumThreadsPerGroup, MaxTiledThreads);
@@ -196,13 +196,13 @@ public static partial class Gemm
         return new GemmGroupShape(x, y);
     }
 
-    /// <summary>The depth of the shared-memory panels. 16 on GPUs. On ILGPU's CPU accelerator every barrier is a
-    /// System.Threading.Barrier across 16 OS threads and costs far more than the arithmetic between two barriers, so
-    /// the panel there takes the whole depth k (up to 1024): 2 barriers per tile of C instead of 2 per 16 steps of k
+    /// <summary>The depth of the shared-memory panels. 16 on GPUs, and on ilgpu-cpu:nvidia, which exists to test GPU
+    /// shapes. On ILGPU's plain CPU accelerator every barrier is a System.Threading.Barrier across 16 OS threads and
+    /// costs far more than the arithmetic between two barriers, so the panel there takes the whole depth k (up to 1024): 2 barriers per tile of C instead of 2 per 16 steps of k
     /// (measured at 256³: 0.03 GFLOP/s with depth 32, 0.4 with the whole k). Shrunk if shared memory is short.</summary>
     private static int TileDepth(Device device, GemmGroupShape group, int k)
     {
-        int depth = device.IsGpu ? 16 : Math.Clamp(k, 1, 1024);
+        int depth = device.LaunchesLikeGpu ? 16 : Math.Clamp(k, 1, 1024);
         while (depth > 1 && SharedFloats(group, depth) * sizeof(float) > device.Accelerator.MaxSharedMemoryPerGroup)
             depth /= 2;
         return depth;

@@ -250,7 +250,7 @@ public static partial class Knn
     {
         var group = Gemm.DefaultGroupShape(device);
         // As in the GEMM: depth 16 on GPUs; the whole depth on ILGPU's CPU accelerator, where barriers are expensive.
-        int depth = device.IsGpu ? 16 : Math.Clamp(dim, 1, 1024);
+        int depth = device.LaunchesLikeGpu ? 16 : Math.Clamp(dim, 1, 1024);
         while (depth > 1 && L1SharedFloats(group, depth) * sizeof(float) > device.Accelerator.MaxSharedMemoryPerGroup)
             depth /= 2;
         int tileM = group.Y * 4, tileN = group.X * 4;
