@@ -139,6 +139,7 @@ public sealed class Device : IDisposable
         options ??= new DeviceOptions();
         (string backend, int? index) = ParseSpec(spec);
 
+        GpuDrivers.RegisterResolver();
         var context = Context.Create(builder => ConfigureCompiler(builder.Default()));
         try
         {
@@ -158,14 +159,16 @@ public sealed class Device : IDisposable
                 {
                     var devices = context.GetCudaDevices();
                     int i = index ?? 0;
-                    if (i >= devices.Count) throw NotAvailable(context, spec);
+                    if (devices.Count == 0) throw NotAvailable(context, spec, GpuDrivers.WhyNoCuda());
+                    if (i >= devices.Count) throw NotAvailable(context, spec, $"this machine has {devices.Count} CUDA device(s)");
                     return new Device(context, devices[i].CreateAccelerator(context), DeviceKind.Cuda, $"cuda:{i}", options);
                 }
                 case "opencl":
                 {
                     var devices = context.GetCLDevices();
                     int i = index ?? 0;
-                    if (i >= devices.Count) throw NotAvailable(context, spec);
+                    if (devices.Count == 0) throw NotAvailable(context, spec, GpuDrivers.WhyNoOpenCL());
+                    if (i >= devices.Count) throw NotAvailable(context, spec, $"this machine has {devices.Count} OpenCL device(s)");
                     return new Device(context, devices[i].CreateAccelerator(context), DeviceKind.OpenCL, $"opencl:{i}", options);
                 }
                 case "cpu":
@@ -176,7 +179,7 @@ public sealed class Device : IDisposable
                     return new Device(context, CPUDevice.Nvidia.CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel),
                         DeviceKind.IlgpuCpu, NvidiaShapedSpec, options, gpuShaped: true);
                 default:
-                    throw NotAvailable(context, spec);
+                    throw NotAvailable(context, spec, null);
             }
         }
         catch
@@ -193,6 +196,7 @@ public sealed class Device : IDisposable
     /// <summary>Lists the devices this machine offers, in the order <c>auto</c> tries them, CPU devices last.</summary>
     public static IReadOnlyList<DeviceInfo> List()
     {
+        GpuDrivers.RegisterResolver();
         using var context = Context.Create(builder => builder.Default().EnableAlgorithms());
         return ListDevices(context);
     }
@@ -236,11 +240,25 @@ public sealed class Device : IDisposable
         return ("?" + spec, null);
     }
 
-    private static DeviceNotAvailableException NotAvailable(Context context, string spec)
+    /// <summary>
+    /// Whether CUDA and OpenCL have devices ILGPU can use and, for a backend without one, why: the driver library is
+    /// missing, <c>cuInit</c> or <c>clGetPlatformIDs</c> failed (with its error code), or ILGPU rejects the driver or the
+    /// architecture. <c>gpunet devices</c> prints it; <see cref="Open"/> puts it in its exception.
+    /// </summary>
+    public static IReadOnlyList<BackendStatus> Backends()
+    {
+        GpuDrivers.RegisterResolver();
+        using var context = Context.Create(builder => builder.Default());
+        return GpuDrivers.Probe(context);
+    }
+
+    // One line: the reason (when known), then what the machine has.
+    private static DeviceNotAvailableException NotAvailable(Context context, string spec, string? reason)
     {
         string available = string.Join(", ", ListDevices(context).Select(d => d.Spec));
+        string why = reason is null ? "" : $": {reason}";
         return new DeviceNotAvailableException(
-            $"device '{spec}' is not available; this machine has: {available} (and 'auto').");
+            $"device '{spec}' is not available{why}; this machine has: {available} (and 'auto').");
     }
 
     /// <summary>Waits until every kernel launched on this device has finished.</summary>

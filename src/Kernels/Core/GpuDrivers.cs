@@ -52,13 +52,17 @@ internal static class GpuDrivers
         }
     }
 
-    private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? searchPath)
+    private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? searchPath) =>
+        LinuxCandidates.TryGetValue(name, out var candidates) ? LoadFirst(candidates, assembly, searchPath) : IntPtr.Zero;
+
+    /// <summary>The handle of the first of <paramref name="files"/> that loads, else zero (then the runtime's own probing
+    /// follows, and fails the way it would have).</summary>
+    internal static IntPtr LoadFirst(IEnumerable<string> files, Assembly assembly, DllImportSearchPath? searchPath)
     {
-        if (!LinuxCandidates.TryGetValue(name, out var candidates)) return IntPtr.Zero;
-        foreach (string file in candidates)
+        foreach (string file in files)
             if (NativeLibrary.TryLoad(file, assembly, searchPath, out var handle))
                 return handle;
-        return IntPtr.Zero; // the runtime's own probing follows, and fails the way it would have
+        return IntPtr.Zero;
     }
 
     // The same test ILGPU uses before it registers its WSL resolver.
@@ -104,7 +108,7 @@ internal static class GpuDrivers
         try
         {
             if (!TryLoad("cuda", out var lib, out string tried))
-                return $"CUDA driver library not found ({tried}); is an NVIDIA driver installed?";
+                return $"CUDA driver library not found ({tried}): no NVIDIA driver installed";
             if (!NativeLibrary.TryGetExport(lib, "cuInit", out var init))
                 return "the CUDA driver library has no cuInit: not an NVIDIA driver library";
             int rc = ((delegate* unmanaged<uint, int>)init)(0);
