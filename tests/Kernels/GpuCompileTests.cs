@@ -56,6 +56,37 @@ public class GpuCompileTests(CompileContextFixture compiler) : IClassFixture<Com
         Assert.DoesNotContain(".f64", ptx);
     }
 
+    // PTX's approximate instructions, per kernel, and why each is acceptable: exp and log in softmax cross-entropy
+    // (ex2/lg2.approx: relative error about 2^-22 plus 2^-24 per unit of the exponent; the GPU parity test allows 1e-5
+    // absolute, 1e-4 relative), exp in sigmoid and in tanh above 0.625 (damped to under 2e-6 relative; parity allows
+    // 1e-5), and the augmentation's random parameters (sin/cos/lg2/ex2.approx of angles and scales: a different but
+    // equally valid random transform). tanh.approx (relative error 2^-11) is not acceptable anywhere.
+    private static readonly Dictionary<string, string> AllowedApproximations = new()
+    {
+        ["Activation.ForwardKernel<SigmoidOp>"] = "ex2.approx",
+        ["Activation.ForwardKernel<TanhOp>"] = "ex2.approx",
+        ["Augment.StageKernel"] = "cos.approx, ex2.approx, lg2.approx, sin.approx",
+        ["SoftmaxCrossEntropy.BackwardKernel"] = "ex2.approx",
+        ["SoftmaxCrossEntropy.BackwardSoftKernel"] = "ex2.approx",
+        ["SoftmaxCrossEntropy.ForwardKernel"] = "ex2.approx, lg2.approx",
+        ["SoftmaxCrossEntropy.ForwardSoftKernel"] = "ex2.approx, lg2.approx",
+    };
+
+    [Fact]
+    public void Only_the_documented_kernels_use_approximate_gpu_instructions_and_none_uses_tanh_approx()
+    {
+        foreach (var kernel in KernelCatalog.All)
+            foreach (var arch in KernelCatalog.PtxTargets)
+            {
+                string ptx = KernelCatalog.CompilePtx(compiler.Context, kernel, arch);
+                Assert.DoesNotContain("tanh.approx", ptx);
+                string used = string.Join(", ", System.Text.RegularExpressions.Regex.Matches(ptx, @"\b[a-z0-9]+\.approx\b")
+                    .Select(m => m.Value).Distinct().Order(StringComparer.Ordinal));
+                Assert.True(used == AllowedApproximations.GetValueOrDefault(kernel.Name, ""),
+                    $"{kernel.Name} on {KernelCatalog.ArchitectureName(arch)} uses [{used}]; documented: [{AllowedApproximations.GetValueOrDefault(kernel.Name, "")}]");
+            }
+    }
+
     [Fact]
     public void Catalog_finds_every_op_folder_and_each_instantiation_of_the_generic_kernels()
     {
