@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 using GpuNet.Kernels;
 using ILGPU;
 using ILGPU.Runtime;
@@ -261,8 +262,42 @@ public sealed class Device : IDisposable
             $"device '{spec}' is not available{why}; this machine has: {available} (and 'auto').");
     }
 
-    /// <summary>Waits until every kernel launched on this device has finished.</summary>
-    public void Synchronize() => Accelerator.Synchronize();
+    private long _synchronizations;
+
+    /// <summary>
+    /// How many times the host has waited for this device: every <see cref="Synchronize"/>, which is also how
+    /// <c>Tensor</c> reads (<c>ToArray</c>) and uploads (<c>CopyFrom</c>) wait, and how the losses and the trainer
+    /// read results back. Not counted: the wait after each ILGPU launch on the CPU devices (<c>ilgpu-cpu</c>, and the
+    /// <c>cpu</c> device's rare ILGPU launches), which exists only because the host engine then reads the memory directly
+    /// and which a GPU never makes. A training step should add nothing here (tests assert it).
+    /// </summary>
+    public long Synchronizations => Interlocked.Read(ref _synchronizations);
+
+    /// <summary>Waits until every kernel launched on this device has finished (a device-wide synchronisation, counted in
+    /// <see cref="Synchronizations"/>).</summary>
+    public void Synchronize()
+    {
+        Interlocked.Increment(ref _synchronizations);
+        Accelerator.Synchronize();
+    }
+
+    /// <summary>
+    /// Sets <paramref name="view"/> to zero in stream order, without waiting: on a GPU a memset queued behind the kernels
+    /// already launched (later launches see the zeros); on the host engine (<c>cpu</c>) a direct clear of the host
+    /// memory, since its ops read memory directly and every ILGPU launch on it has already completed; on
+    /// <c>ilgpu-cpu</c> a memset followed by the uncounted wait every launch there makes.
+    /// </summary>
+    public unsafe void Clear(ArrayView<float> view)
+    {
+        if (view.Length == 0) return;
+        if (UsesHostEngine)
+        {
+            NativeMemory.Clear(HostView.Ptr(view), (nuint)view.Length * sizeof(float));
+            return;
+        }
+        view.AsDense().MemSetToZero(Accelerator.DefaultStream);
+        AfterLaunch();
+    }
 
     /// <summary>Allocates an uninitialised buffer of <paramref name="length"/> floats on this device.</summary>
     public MemoryBuffer1D<float, Stride1D.Dense> Allocate(long length) => Accelerator.Allocate1D<float>(length);
