@@ -146,14 +146,14 @@ public static class Cli
 
     private static int ListDevices(TextWriter stdout)
     {
-        var list = Device.List();
+        var (list, backends) = Device.Survey();
         stdout.WriteLine($"{"device",-16} {"kind",-9} {"memory",10} {"warp",5} {"max group",10}  name");
         foreach (var d in list)
         {
             string memory = (d.MemoryBytes / (1024.0 * 1024 * 1024)).ToString("0.0", CultureInfo.InvariantCulture) + " GiB";
             stdout.WriteLine($"{d.Spec,-16} {d.Kind,-9} {memory,10} {d.WarpSize,5} {d.MaxGroupSize,10}  {d.Name}");
         }
-        foreach (var backend in Device.Backends().Where(b => b.Reason is not null))
+        foreach (var backend in backends.Where(b => b.Reason is not null))
             stdout.WriteLine($"no {(backend.Kind == DeviceKind.Cuda ? "CUDA" : "OpenCL")} device: {backend.Reason}");
         string auto = list.FirstOrDefault(d => d.Kind is DeviceKind.Cuda or DeviceKind.OpenCL)?.Spec ?? "cpu";
         stdout.WriteLine($"auto -> {auto}; default: {Device.DefaultSpec} (set {Device.EnvironmentVariable} to change it)");

@@ -244,13 +244,20 @@ public sealed class Device : IDisposable
     /// <summary>
     /// Whether CUDA and OpenCL have devices ILGPU can use and, for a backend without one, why: the driver library is
     /// missing, <c>cuInit</c> or <c>clGetPlatformIDs</c> failed (with its error code), or ILGPU rejects the driver or the
-    /// architecture. <c>gpunet devices</c> prints it; <see cref="Open"/> puts it in its exception.
+    /// architecture. <see cref="Open"/> puts the same reason in its exception.
     /// </summary>
-    public static IReadOnlyList<BackendStatus> Backends()
+    public static IReadOnlyList<BackendStatus> Backends() => Survey().Backends;
+
+    /// <summary>
+    /// <see cref="List"/> and <see cref="Backends"/> from one ILGPU context (what <c>gpunet devices</c> prints). One
+    /// context matters on WSL, where ILGPU registers a DllImport resolver each time a context looks for CUDA devices
+    /// and a second registration throws.
+    /// </summary>
+    public static (IReadOnlyList<DeviceInfo> Devices, IReadOnlyList<BackendStatus> Backends) Survey()
     {
         GpuDrivers.RegisterResolver();
-        using var context = Context.Create(builder => builder.Default());
-        return GpuDrivers.Probe(context);
+        using var context = Context.Create(builder => builder.Default().EnableAlgorithms());
+        return (ListDevices(context), GpuDrivers.Probe(context));
     }
 
     // One line: the reason (when known), then what the machine has.
