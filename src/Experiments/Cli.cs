@@ -71,7 +71,7 @@ public static class Cli
         experiment.AcceptOnlyFromAmong(ExperimentRegistry.Names.ToArray());
         var device = new Option<string>("--device")
         {
-            Description = "auto | cuda[:i] | opencl[:i] | cpu | ilgpu-cpu (default: $GPUNET_DEVICE, else auto).",
+            Description = "auto | cuda[:i] | opencl[:i] | cpu | ilgpu-cpu | ilgpu-cpu:nvidia (default: $GPUNET_DEVICE, else auto).",
         };
         var seed = new Option<int>("--seed") { Description = "The first seed: a sweep of N seeds uses seed, seed+1, ..., seed+N-1.", DefaultValueFactory = _ => 42 };
         var seeds = new Option<int?>("--seeds") { Description = "Seeds per configuration (default: the experiment's own, 3 where it compares anything)." };
@@ -203,6 +203,7 @@ public static class Cli
         bench.Subcommands.Add(epoch);
         root.Subcommands.Add(bench);
         root.Subcommands.Add(DataCommand.Build(stdout));
+        root.Subcommands.Add(KernelsCommand.Build(stdout));
         return root;
     }
 
@@ -213,13 +214,15 @@ public static class Cli
 
     private static int ListDevices(TextWriter stdout)
     {
-        var list = Device.List();
-        stdout.WriteLine($"{"device",-10} {"kind",-9} {"memory",10} {"warp",5} {"max group",10}  name");
+        var (list, backends) = Device.Survey();
+        stdout.WriteLine($"{"device",-16} {"kind",-9} {"memory",10} {"warp",5} {"max group",10}  name");
         foreach (var d in list)
         {
             string memory = (d.MemoryBytes / (1024.0 * 1024 * 1024)).ToString("0.0", CultureInfo.InvariantCulture) + " GiB";
-            stdout.WriteLine($"{d.Spec,-10} {d.Kind,-9} {memory,10} {d.WarpSize,5} {d.MaxGroupSize,10}  {d.Name}");
+            stdout.WriteLine($"{d.Spec,-16} {d.Kind,-9} {memory,10} {d.WarpSize,5} {d.MaxGroupSize,10}  {d.Name}");
         }
+        foreach (var backend in backends.Where(b => b.Reason is not null))
+            stdout.WriteLine($"no {(backend.Kind == DeviceKind.Cuda ? "CUDA" : "OpenCL")} device: {backend.Reason}");
         string auto = list.FirstOrDefault(d => d.Kind is DeviceKind.Cuda or DeviceKind.OpenCL)?.Spec ?? "cpu";
         stdout.WriteLine($"auto -> {auto}; default: {Device.DefaultSpec} (set {Device.EnvironmentVariable} to change it)");
         return ExitOk;

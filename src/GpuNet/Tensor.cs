@@ -93,7 +93,8 @@ public sealed class Tensor : IDisposable
             throw new ArgumentException($"data has {data.Length} elements; this tensor has {Length}.", nameof(data));
         if (Length == 0) return;
         View.AsDense().CopyFromCPU(Device.Accelerator.DefaultStream, data);
-        Device.Accelerator.DefaultStream.Synchronize();
+        // The copy reads the caller's span, which must not be released before the copy is done.
+        Device.Synchronize();
     }
 
     /// <summary>Downloads the contents, row-major.</summary>
@@ -121,13 +122,13 @@ public sealed class Tensor : IDisposable
         return result;
     }
 
-    /// <summary>Sets every element to zero.</summary>
+    /// <summary>Sets every element to zero, in stream order and without waiting for the device (see <see cref="Device.Clear"/>):
+    /// kernels launched later see the zeros. It is called in every training step (gradients, loss and layer backward
+    /// buffers), so it must not synchronise.</summary>
     public void Clear()
     {
         ThrowIfDisposed();
-        if (Length == 0) return;
-        View.AsDense().MemSetToZero(Device.Accelerator.DefaultStream);
-        Device.Accelerator.DefaultStream.Synchronize();
+        Device.Clear(View);
     }
 
     /// <summary>

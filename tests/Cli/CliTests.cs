@@ -36,6 +36,51 @@ public class CliTests
         Assert.Single(err.Trim().Split('\n'));
     }
 
+    [Fact]
+    public void Run_on_cuda_without_a_cuda_device_exits_2_with_the_reason_in_one_line()
+    {
+        var cuda = Device.Backends().Single(b => b.Kind == DeviceKind.Cuda);
+        if (cuda.Devices > 0) return; // a CUDA machine runs it for real
+        var (code, _, err) = Run("run", "mlp", "--device", "cuda", "--out", Path.Combine(Path.GetTempPath(), "gpunet-nocuda"));
+        Assert.Equal(2, code);
+        Assert.Single(err.Trim().Split('\n'));
+        Assert.Contains("device 'cuda' is not available: " + cuda.Reason, err);
+    }
+
+    [Fact]
+    public void Devices_says_why_a_gpu_backend_has_no_device()
+    {
+        var (code, output, _) = Run("devices");
+        Assert.Equal(0, code);
+        Assert.Contains("ilgpu-cpu:nvidia", output);
+        foreach (var b in Device.Backends().Where(b => b.Reason is not null))
+            Assert.Contains($"no {(b.Kind == DeviceKind.Cuda ? "CUDA" : "OpenCL")} device: {b.Reason}", output);
+    }
+
+    [Fact]
+    public void Kernels_writes_the_ptx_and_opencl_c_of_every_registered_kernel()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "gpunet-test-kernels-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (code, output, err) = Run("kernels", "--ptx", dir);
+            Assert.True(code == 0, err);
+            Assert.Contains($"{GpuNet.Kernels.KernelCatalog.All.Count} kernels written", output);
+            foreach (var kernel in GpuNet.Kernels.KernelCatalog.All)
+            {
+                Assert.Contains(kernel.Name, output);
+                Assert.Contains(".entry", File.ReadAllText(Path.Combine(dir, kernel.FileName + ".sm_75.ptx")));
+                Assert.Contains(".entry", File.ReadAllText(Path.Combine(dir, kernel.FileName + ".sm_90.ptx")));
+                Assert.Contains("kernel", File.ReadAllText(Path.Combine(dir, kernel.FileName + ".cl")));
+            }
+            Assert.Equal(3 * GpuNet.Kernels.KernelCatalog.All.Count, Directory.GetFiles(dir).Length);
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("run", "no-such-experiment")]
     [InlineData("run", "dropout-table", "--no-such-option")]

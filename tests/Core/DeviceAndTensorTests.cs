@@ -75,12 +75,62 @@ public class DeviceAndTensorTests(DeviceFixture devices)
         Assert.True(sim.MemoryBytes > 0);
     }
 
+    [Fact]
+    public void The_nvidia_shaped_cpu_accelerator_gets_gpu_launch_shapes()
+    {
+        var device = devices.Nvidia;
+        Assert.Equal(DeviceKind.IlgpuCpu, device.Kind);
+        Assert.Equal("ilgpu-cpu:nvidia", device.Spec);
+        Assert.False(device.IsGpu);
+        Assert.True(device.LaunchesLikeGpu);
+        Assert.False(devices.Ilgpu.LaunchesLikeGpu);
+        Assert.Equal(32, device.Accelerator.WarpSize);
+        Assert.Equal(1024, device.MaxGroupSize);
+        Assert.Equal(256, device.GroupSize);
+        Assert.Equal(new GemmGroupShape(16, 16), Gemm.DefaultGroupShape(device));
+        var listed = Assert.Single(Device.List(), d => d.Spec == "ilgpu-cpu:nvidia");
+        Assert.Equal(1024, listed.MaxGroupSize);
+    }
+
+    [Fact]
+    public void A_backend_without_devices_says_why()
+    {
+        var backends = Device.Backends();
+        Assert.Equal([DeviceKind.Cuda, DeviceKind.OpenCL], backends.Select(b => b.Kind));
+        foreach (var b in backends)
+        {
+            if (b.Devices > 0) Assert.Null(b.Reason);
+            else Assert.False(string.IsNullOrWhiteSpace(b.Reason), $"{b.Kind}: no reason");
+        }
+        var cuda = backends[0];
+        if (cuda.Devices > 0) return;
+        // Asking for the missing backend fails with that reason, in one line.
+        var e = Assert.Throws<DeviceNotAvailableException>(() => { Device.Open("cuda").Dispose(); });
+        Assert.Contains(cuda.Reason!, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void The_driver_library_resolver_falls_back_to_the_versioned_name()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        // What the resolver does for libcuda.so / libcuda.so.1, with a library every glibc system has only as libc.so.6.
+        var assembly = typeof(ILGPU.Context).Assembly;
+        Assert.Equal(IntPtr.Zero, GpuDrivers.LoadFirst(["libgpunet-no-such-library.so"], assembly, null));
+        Assert.NotEqual(IntPtr.Zero, GpuDrivers.LoadFirst(["libgpunet-no-such-library.so", "libc.so.6"], assembly, null));
+        Assert.Equal(["libcuda.so", "libcuda.so.1"], GpuDrivers.LinuxCandidates["cuda"]);
+        Device.List();
+        bool wsl = File.Exists("/proc/version") && File.ReadAllText("/proc/version").Contains("microsoft", StringComparison.OrdinalIgnoreCase)
+            && Directory.Exists("/usr/lib/wsl/lib");
+        Assert.Equal(!wsl, GpuDrivers.ResolverRegistered);
+    }
+
     [Theory]
     [InlineData("cpu")]
     [InlineData("ilgpu-cpu")]
     public void Tensor_round_trips_and_views_share_memory(string spec)
     {
-        var device = spec == "cpu" ? devices.Host : devices.Ilgpu;
+        var device = devices.Get(spec);
         var data = Enumerable.Range(0, 12).Select(i => (float)i).ToArray();
         using var t = Tensor.FromArray(device, data, 4, 3);
         Assert.Equal(data, t.ToArray());

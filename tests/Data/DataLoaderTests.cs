@@ -85,7 +85,7 @@ public class DataLoaderTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Each_epoch_visits_every_sample_once_in_its_own_order_with_normalised_images(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         var set = Images(103);
         var subset = Enumerable.Range(0, 103).Where(i => i % 5 != 0).ToArray(); // 82 samples
         var norm = Normalization.FromImages(set, subset);
@@ -130,7 +130,7 @@ public class DataLoaderTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Drop_last_and_no_shuffle(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         var set = Images(50);
         using var data = DeviceImages.Upload(device, set);
         using var loader = new DataLoader(data, null, new DataLoaderOptions { BatchSize = 16, Shuffle = false, DropLast = true });

@@ -1,18 +1,52 @@
 namespace GpuNet.Tests;
 
 /// <summary>
-/// One ILGPU CPU accelerator (kernels simulated on the CPU) and one host-engine device, shared by every test in the
-/// <c>devices</c> collection. Opening an accelerator and compiling kernels is the slow part, so tests share them.
+/// The devices kernel tests run on, shared by every test in the <c>devices</c> collection (opening an accelerator and
+/// compiling kernels is the slow part): ILGPU's CPU accelerator with its default shape (<c>ilgpu-cpu</c>), the same
+/// shaped like an NVIDIA GPU (<c>ilgpu-cpu:nvidia</c>: warp 32, 256-thread groups, 16×16 GEMM tiles; opened on first
+/// use) and the host engine (<c>cpu</c>). Tests name devices by spec and get them from <see cref="Get"/>.
 /// </summary>
 public sealed class DeviceFixture : IDisposable
 {
+    /// <summary>The ILGPU kernels on the default CPU accelerator, then the host engine: every op's reference and parity tests.</summary>
+    public static readonly string[] Specs = ["ilgpu-cpu", "cpu"];
+
+    /// <summary>
+    /// <see cref="Specs"/> plus <c>ilgpu-cpu:nvidia</c>, for tests whose sizes are small enough for GPU-shaped groups on
+    /// the CPU (each barrier there costs about 4 ms per group: keep to a few groups, edge shapes just past one tile).
+    /// </summary>
+    public static readonly string[] SpecsWithGpuShapes = ["ilgpu-cpu", Device.NvidiaShapedSpec, "cpu"];
+
+    private readonly Lazy<Device> _nvidia = new(() => Device.Open(Device.NvidiaShapedSpec));
+
     public Device Ilgpu { get; } = Device.Open("ilgpu-cpu");
     public Device Host { get; } = Device.Open("cpu");
+
+    /// <summary>ILGPU's CPU accelerator shaped like an NVIDIA GPU.</summary>
+    public Device Nvidia => _nvidia.Value;
+
+    /// <summary>The shared device for <paramref name="spec"/>: <c>ilgpu-cpu</c>, <c>ilgpu-cpu:nvidia</c> or <c>cpu</c>.</summary>
+    public Device Get(string spec) => spec switch
+    {
+        "cpu" => Host,
+        "ilgpu-cpu" => Ilgpu,
+        Device.NvidiaShapedSpec => Nvidia,
+        _ => throw new ArgumentOutOfRangeException(nameof(spec), spec, "not a device of the test fixture"),
+    };
+
+    /// <summary>Theory rows for <paramref name="specs"/>.</summary>
+    public static TheoryData<string> Rows(IEnumerable<string> specs)
+    {
+        var data = new TheoryData<string>();
+        foreach (string s in specs) data.Add(s);
+        return data;
+    }
 
     public void Dispose()
     {
         Ilgpu.Dispose();
         Host.Dispose();
+        if (_nvidia.IsValueCreated) _nvidia.Value.Dispose();
     }
 }
 

@@ -8,13 +8,12 @@ public class ActivationTests(DeviceFixture devices)
     public static TheoryData<string, ActivationKind> Cases()
     {
         var data = new TheoryData<string, ActivationKind>();
-        foreach (string d in new[] { "ilgpu-cpu", "cpu" })
+        foreach (string d in DeviceFixture.SpecsWithGpuShapes)
             foreach (ActivationKind k in Enum.GetValues<ActivationKind>())
                 data.Add(d, k);
         return data;
     }
 
-    private Device Pick(string spec) => spec == "cpu" ? devices.Host : devices.Ilgpu;
 
     private const double Slope = 0.1;
 
@@ -32,7 +31,7 @@ public class ActivationTests(DeviceFixture devices)
     [MemberData(nameof(Cases))]
     public void Forward_matches_reference_on_odd_sizes(string spec, ActivationKind kind)
     {
-        var device = Pick(spec);
+        var device = devices.Get(spec);
         foreach (int n in Data.OddSizes)
         {
             var x = Data.Uniform(n, n, -6f, 6f);
@@ -47,7 +46,7 @@ public class ActivationTests(DeviceFixture devices)
     [MemberData(nameof(Cases))]
     public void Backward_accumulates_the_finite_difference_derivative(string spec, ActivationKind kind)
     {
-        var device = Pick(spec);
+        var device = devices.Get(spec);
         const int n = 257;
         // Keep away from ReLU's kink so the finite difference is well defined.
         var x = Data.Uniform(n, 7, -4f, 4f).Select(v => MathF.Abs(v) < 0.01f ? v + 0.05f : v).ToArray();
@@ -64,6 +63,31 @@ public class ActivationTests(DeviceFixture devices)
         for (int i = 0; i < n; i++)
             expected[i] = dx0[i] + dy[i] * (F(kind, x[i] + h) - F(kind, x[i] - h)) / (2 * h);
         Close.All(tdx.ToArray(), expected, 1e-5, 1e-4, $"{kind} backward");
+    }
+
+    // The kernel's tanh is GpuNet's own (XMath.Tanh becomes tanh.approx.f32 on GPUs): a dense sweep through both branches
+    // and the 0.625 seam, against float64, at a few float32 ulps; and the special values.
+    [Theory]
+    [InlineData("ilgpu-cpu")]
+    [InlineData("ilgpu-cpu:nvidia")]
+    public void Tanh_is_accurate_to_a_few_ulps_over_its_whole_range(string spec)
+    {
+        var device = devices.Get(spec);
+        var x = Enumerable.Range(-4000, 8001).Select(i => i / 400f).Concat([0.6249999f, 0.625f, -0.625f, 1e-30f, -1e-30f, 1e-4f]).ToArray();
+        using var tx = Tensor.FromArray(device, x, x.Length);
+        using var ty = Tensor.Zeros(device, x.Length);
+        Activation.Forward(device, ActivationKind.Tanh, tx.View, ty.View);
+        Close.All(ty.ToArray(), x.Select(v => Math.Tanh(v)).ToArray(), 1e-30, 3e-7, $"tanh sweep on {spec}");
+
+        float[] specials = [0f, -0f, float.NaN, float.PositiveInfinity, float.NegativeInfinity, 1e30f, -1e30f];
+        using var ts = Tensor.FromArray(device, specials, specials.Length);
+        using var tz = Tensor.Zeros(device, specials.Length);
+        Activation.Forward(device, ActivationKind.Tanh, ts.View, tz.View);
+        var got = tz.ToArray();
+        Assert.Equal(BitConverter.SingleToInt32Bits(0f), BitConverter.SingleToInt32Bits(got[0]));
+        Assert.Equal(BitConverter.SingleToInt32Bits(-0f), BitConverter.SingleToInt32Bits(got[1]));
+        Assert.True(float.IsNaN(got[2]), $"tanh(NaN) = {got[2]}");
+        Assert.Equal([1f, -1f, 1f, -1f], got[3..]);
     }
 
     [Fact]

@@ -5,7 +5,7 @@ namespace GpuNet.Tests.Kernels;
 [Collection("devices")]
 public class AugmentTests(DeviceFixture devices)
 {
-    public static TheoryData<string> Specs() => new() { "ilgpu-cpu", "cpu" };
+    public static TheoryData<string> Specs() => DeviceFixture.Rows(DeviceFixture.SpecsWithGpuShapes);
 
     private const ulong Seed = 0x5EED_0123_4567ul;
     private const uint Stream = 77;
@@ -26,7 +26,7 @@ public class AugmentTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Flip_twice_is_the_identity_and_once_mirrors_each_row(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         foreach (var (h, w) in new[] { (28, 28), (3, 5), (1, 1), (7, 4) })
         {
             var x = Data.Uniform(5 * h * w, h * 31 + w, 0f, 1f);
@@ -44,7 +44,7 @@ public class AugmentTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Random_flip_flips_about_p_of_the_samples_each_by_its_own_draw(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         const int n = 400, h = 2, w = 3;
         var x = Data.Uniform(n * h * w, 5, 0f, 1f);
         var ids = Ids(n, first: 1000);
@@ -65,7 +65,7 @@ public class AugmentTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Zero_shift_and_zero_rotation_are_the_identity(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         var x = Data.Uniform(6 * 28 * 28, 9, 0f, 1f);
         Assert.Equal(x, Run(device, AugmentStage.Shift(0), x, Ids(6), 28, 28));
         Assert.Equal(x, Run(device, AugmentStage.Rotate(0, 0), x, Ids(6), 28, 28));
@@ -78,7 +78,7 @@ public class AugmentTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Shift_moves_each_image_by_its_drawn_offsets_and_fills_with_zero(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         const int n = 20, h = 9, w = 7, k = 3;
         var x = Data.Uniform(n * h * w, 13, 0.1f, 1f);
         var y = Run(device, AugmentStage.Shift(k), x, Ids(n), h, w);
@@ -104,7 +104,7 @@ public class AugmentTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Rotation_by_90_degrees_is_exactly_a_transpose_and_reverse(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         foreach (int side in new[] { 28, 5, 4 })
         {
             var x = Data.Uniform(3 * side * side, side, 0f, 1f);
@@ -127,7 +127,7 @@ public class AugmentTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Rotation_matches_a_float64_bilinear_reference(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         const int n = 6, h = 28, w = 28;
         var stage = AugmentStage.Rotate(-30, 30);
         var x = Data.Uniform(n * h * w, 21, 0f, 1f);
@@ -157,7 +157,7 @@ public class AugmentTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Erasing_covers_the_requested_area_fraction(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         const int n = 50, h = 28, w = 28;
         var ones = Enumerable.Repeat(1f, n * h * w).ToArray();
         foreach (float area in new[] { 0.02f, 0.1f, 0.25f, 0.5f, 1f })
@@ -191,7 +191,7 @@ public class AugmentTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Noise_has_the_requested_standard_deviation_and_stays_in_range(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         const int n = 20, h = 28, w = 28;
         var gray = Enumerable.Repeat(0.5f, n * h * w).ToArray();
         var y = Run(device, AugmentStage.Noise(0.1f), gray, Ids(n), h, w);
@@ -207,7 +207,7 @@ public class AugmentTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Parameters_depend_on_the_sample_id_not_on_the_position_in_the_batch(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         const int h = 8, w = 8;
         var stage = AugmentStage.Rotate(-20, 20);
         var x = Data.Uniform(4 * h * w, 3, 0f, 1f);
@@ -256,15 +256,4 @@ public class AugmentTests(DeviceFixture devices)
         Assert.Throws<ArgumentOutOfRangeException>(() => AugmentStage.Erase(0.5f, 0.4f, 0.2f));
         Assert.Throws<ArgumentOutOfRangeException>(() => AugmentStage.Rotate(10, -10));
     }
-}
-
-/// <summary>The new kernels compile to PTX and to OpenCL C without fp64 (the same check as <see cref="GpuCompileTests"/>).</summary>
-public class DataKernelCompileTests
-{
-    [Theory]
-    [InlineData(nameof(Gather), "RowsKernel")]
-    [InlineData(nameof(Gather), "ValuesKernel")]
-    [InlineData(nameof(Augment), "StageKernel")]
-    public void Kernel_compiles_to_ptx_and_to_opencl_c_without_fp64(string type, string method) =>
-        new GpuCompileTests().Kernel_compiles_to_ptx_and_to_opencl_c_without_fp64(type, method);
 }

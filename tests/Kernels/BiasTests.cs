@@ -5,7 +5,7 @@ namespace GpuNet.Tests.Kernels;
 [Collection("devices")]
 public class BiasTests(DeviceFixture devices)
 {
-    public static TheoryData<string> Specs() => new(IntBuffers.Specs);
+    public static TheoryData<string> Specs() => new(DeviceFixture.SpecsWithGpuShapes);
 
     private static readonly int[] Cols = [1, 10, 33, 257];
 
@@ -13,7 +13,7 @@ public class BiasTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Add_matches_reference_on_odd_sizes(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         foreach (int rows in Data.OddSizes)
             foreach (int cols in Cols)
             {
@@ -35,7 +35,7 @@ public class BiasTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Gradient_accumulates_column_sums_on_odd_sizes(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         foreach (int rows in Data.OddSizes)
             foreach (int cols in Cols)
             {
@@ -72,7 +72,7 @@ public class BiasTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Gradient_adds_to_what_is_there(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         const int rows = 3, cols = 2;
         using var tdy = Tensor.FromArray(device, [1f, 2f, 3f, 4f, 5f, 6f], rows, cols);
         using var tdb = Tensor.FromArray(device, [10f, 20f], cols);

@@ -5,14 +5,13 @@ namespace GpuNet.Tests.Kernels;
 [Collection("devices")]
 public class DropoutTests(DeviceFixture devices)
 {
-    private Device Pick(string spec) => spec == "cpu" ? devices.Host : devices.Ilgpu;
 
-    public static TheoryData<string> Specs() => new() { "ilgpu-cpu", "cpu" };
+    public static TheoryData<string> Specs() => DeviceFixture.Rows(DeviceFixture.SpecsWithGpuShapes);
 
     public static TheoryData<string, DropoutMode> SpecsAndModes()
     {
         var data = new TheoryData<string, DropoutMode>();
-        foreach (string d in new[] { "ilgpu-cpu", "cpu" })
+        foreach (string d in DeviceFixture.SpecsWithGpuShapes)
             foreach (DropoutMode m in Enum.GetValues<DropoutMode>())
                 data.Add(d, m);
         return data;
@@ -42,7 +41,7 @@ public class DropoutTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Mask_is_the_philox_uniform_compared_with_pKeep(string spec)
     {
-        var device = Pick(spec);
+        var device = devices.Get(spec);
         const ulong seed = 0xDEADBEEF_12345678ul;
         foreach (int n in new[] { 1, 2, 3, 4, 5, 17, 33, 127, 257 })
         {
@@ -86,7 +85,7 @@ public class DropoutTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Different_seeds_and_different_streams_give_independent_masks(string spec)
     {
-        var device = Pick(spec);
+        var device = devices.Get(spec);
         const int n = 20_000;
         var a = Mask(device, n, 0.5f, 1, 0);
         AssertIndependent(a, Mask(device, n, 0.5f, 2, 0), 0.5, "seed 1 vs seed 2");
@@ -130,7 +129,7 @@ public class DropoutTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void PKeep_of_one_keeps_everything(string spec)
     {
-        Assert.All(Mask(Pick(spec), 1001, 1f, 9, 9), m => Assert.Equal(1f, m));
+        Assert.All(Mask(devices.Get(spec), 1001, 1f, 9, 9), m => Assert.Equal(1f, m));
     }
 
     [Fact]
@@ -163,7 +162,7 @@ public class DropoutTests(DeviceFixture devices)
     [MemberData(nameof(SpecsAndModes))]
     public void Forward_train_and_eval_match_the_reference_on_odd_sizes(string spec, DropoutMode mode)
     {
-        var device = Pick(spec);
+        var device = devices.Get(spec);
         const float pKeep = 0.7f;
         foreach (int n in Data.OddSizes)
         {
@@ -192,7 +191,7 @@ public class DropoutTests(DeviceFixture devices)
     [MemberData(nameof(SpecsAndModes))]
     public void Backward_accumulates_dy_times_mask_times_scale(string spec, DropoutMode mode)
     {
-        var device = Pick(spec);
+        var device = devices.Get(spec);
         const float pKeep = 0.6f;
         foreach (int n in Data.OddSizes)
         {
@@ -220,7 +219,7 @@ public class DropoutTests(DeviceFixture devices)
     {
         // L(x) = Σ w_i·dropout(x)_i with a fixed mask; dL/dx by central differences, the forward run by the kernel.
         // L is linear in x, so the difference has no truncation error; h only has to be large next to float32 rounding.
-        var device = Pick(spec);
+        var device = devices.Get(spec);
         const int n = 17;
         const float pKeep = 0.7f;
         const float h = 1e-2f;
@@ -254,7 +253,7 @@ public class DropoutTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Forward_may_run_in_place(string spec)
     {
-        var device = Pick(spec);
+        var device = devices.Get(spec);
         var x = Data.Uniform(33, 3);
         var mask = Mask(device, 33, 0.5f, 3, 3);
         using var t = Tensor.FromArray(device, x, 33);
@@ -323,7 +322,7 @@ public class DropoutTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Exercise_4x4_with_a_given_mask_matches_the_hand_worked_values(string spec)
     {
-        var device = Pick(spec);
+        var device = devices.Get(spec);
         const float pKeep = 8f / 16f;
         using var x = Tensor.FromArray(device, ExerciseX);
         using var m = Tensor.FromArray(device, ExerciseMask);

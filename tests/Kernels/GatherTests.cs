@@ -5,13 +5,13 @@ namespace GpuNet.Tests.Kernels;
 [Collection("devices")]
 public class GatherTests(DeviceFixture devices)
 {
-    public static TheoryData<string> Specs() => new() { "ilgpu-cpu", "cpu" };
+    public static TheoryData<string> Specs() => DeviceFixture.Rows(DeviceFixture.SpecsWithGpuShapes);
 
     [Theory]
     [MemberData(nameof(Specs))]
     public void Rows_gathers_with_the_affine_map_against_a_float64_reference(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         foreach (int rowLength in new[] { 1, 3, 17, 784 })
             foreach (int count in new[] { 1, 33, 127 })
             {
@@ -34,7 +34,7 @@ public class GatherTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Values_gathers_labels_and_out_of_range_indices_do_not_read_out_of_bounds(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         int[] src = [10, 11, 12, 13, 14];
         int[] indices = [4, 0, 0, 2, -1, 5, 3];
         using var s = IntBuffers.Upload(device, src);

@@ -145,6 +145,32 @@ public class GemmTests(DeviceFixture devices)
         }
     }
 
+    // On ilgpu-cpu:nvidia the tiled kernel gets the launch a GPU gets: 16×16 threads, a 64×64 tile of C, panels 16 deep.
+    // Each barrier costs about 4 ms per group there, so these are edge shapes just past one tile and one panel (a few
+    // groups each), not large sizes.
+    private static readonly (int M, int N, int K, float Beta)[] GpuShapes = [(65, 65, 17, 0.5f), (1, 70, 33, 0f), (70, 3, 16, 0.5f)];
+
+    [Theory]
+    [MemberData(nameof(Transposes))]
+    public void Kernels_at_gpu_launch_shapes_match_float64_reference(Transpose ta, Transpose tb)
+    {
+        var device = devices.Nvidia;
+        var group = Gemm.DefaultGroupShape(device);
+        Assert.Equal(new GemmGroupShape(16, 16), group);
+        GemmCall tiled = (d, ta_, tb_, m, n, k, al, a, b, be, c) => Gemm.RunTiled(d, ta_, tb_, m, n, k, al, a, b, be, c, group);
+        foreach (var (m, n, k, beta) in GpuShapes)
+        {
+            var p = MakeProblem(m, n, k, seed: 300 + m + n + k);
+            var result = CheckAgainstReference(device, tiled, ta, tb, p, Alpha, beta, "tiled on ilgpu-cpu:nvidia");
+            CheckAgainstReference(device, Gemm.RunSimple, ta, tb, p, Alpha, beta, "simple on ilgpu-cpu:nvidia");
+            if (m != 65) continue;
+            // The same 16-deep panels with the default CPU accelerator's 4x4 group sum each element in the same order.
+            var small = Compute(devices.Ilgpu, (d, ta_, tb_, m_, n_, k_, al, a, b, be, c) =>
+                Gemm.RunTiled(d, ta_, tb_, m_, n_, k_, al, a, b, be, c, Gemm.DefaultGroupShape(d), 16), ta, tb, p, Alpha, beta);
+            Assert.True(small.AsSpan().SequenceEqual(result), $"16x16 and 4x4 groups differ at m={m} n={n} k={k}");
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Transposes))]
     public void Tiled_kernel_gives_identical_results_for_every_group_shape_and_panel_depth(Transpose ta, Transpose tb)
@@ -307,7 +333,7 @@ public class GemmTests(DeviceFixture devices)
     [InlineData("ilgpu-cpu", "c", Transpose.No, "expected 15, a dense row-major m×n = 3×5 matrix")]
     public void Wrong_length_throws_argument_exception_naming_the_view(string spec, string wrong, Transpose trans, string message)
     {
-        var device = spec == "cpu" ? devices.Host : devices.Ilgpu;
+        var device = devices.Get(spec);
         const int m = 3, n = 5, k = 4;
         using var a = Tensor.Zeros(device, m * k + (wrong == "a" ? 1 : 0));
         using var b = Tensor.Zeros(device, k * n - (wrong == "b" ? 1 : 0));

@@ -17,12 +17,6 @@ internal static class IntBuffers
         return buffer.GetAsArray1D();
     }
 
-    /// <summary>The ILGPU device with the shared fixture's group size, or the host engine.</summary>
-    public static Device Pick(DeviceFixture devices, string spec) => spec == "cpu" ? devices.Host : devices.Ilgpu;
-
-    /// <summary>Both devices of the fixture, by spec, for theories.</summary>
-    public static readonly string[] Specs = ["ilgpu-cpu", "cpu"];
-
     /// <summary>Group sizes that the reductions must not depend on: 1, non-powers of two, and the CPU accelerator's maximum.</summary>
     public static readonly int[] GroupSizes = [1, 3, 7, 16];
 }

@@ -11,7 +11,7 @@ namespace GpuNet.Tests.Kernels;
 [Collection("devices")]
 public class KnnTests(DeviceFixture devices)
 {
-    public static TheoryData<string> Specs() => new() { "ilgpu-cpu", "cpu" };
+    public static TheoryData<string> Specs() => new(DeviceFixture.Specs);
 
     public static TheoryData<int> HostWidths() => new(HostSimdTestData.Widths);
 
@@ -72,11 +72,36 @@ public class KnnTests(DeviceFixture devices)
 
     // ----- norms and distances ------------------------------------------------------------------------------------
 
+    // ilgpu-cpu:nvidia: the L1 kernel with a GPU's 16×16 groups (64×64 tiles of distances, panels 16 deep), at shapes
+    // just past one tile and one panel, so only a few groups run (each barrier costs milliseconds there).
+    [Fact]
+    public void Kernels_at_gpu_launch_shapes_match_float64_references()
+    {
+        var device = devices.Nvidia;
+        foreach (var (m, n, dim) in new[] { (65, 3, 17), (3, 65, 33), (1, 1, 1) })
+        {
+            var q = Data.Uniform(m * dim, 40 + m + 3 * dim);
+            var r = Data.Uniform(n * dim, 41 + n + 5 * dim);
+            Array.Copy(q, r, dim);
+            Close.All(L1Distances(device, q, r, m, n, dim), L1(q, r, m, n, dim), 1e-6 * dim, 1e-5, $"{device.Spec} L1 {m}x{n}x{dim}");
+            Close.All(SquaredL2Distances(device, q, r, m, n, dim), SquaredL2(q, r, m, n, dim), 2e-6 * dim, 1e-5,
+                $"{device.Spec} squared L2 {m}x{n}x{dim}");
+        }
+        var block = TiedBlock(3, 257, 5);
+        foreach (int k in new[] { 1, 17, 300 })
+        {
+            var (d, i) = SelectTopK(device, block, 3, 257, k, null);
+            var (ed, ei) = TopKBySort(block, 3, 257, 0, k, null);
+            Assert.Equal(ei, i);
+            Close.All(d, ed, 0, 0, $"{device.Spec} top-{k} of 3x257");
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Specs))]
     public void Row_squared_norms_match_a_float64_reference(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         foreach (int rows in new[] { 1, 3, 17, 33 })
             foreach (int cols in new[] { 1, 3, 17, 33, 127, 257, 784 })
             {
@@ -93,7 +118,7 @@ public class KnnTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Squared_l2_distances_match_a_float64_reference_and_are_never_negative(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         foreach (var (m, n, dim) in Shapes)
         {
             var q = Data.Uniform(m * dim, m + 7 * dim);
@@ -135,7 +160,7 @@ public class KnnTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void L1_distances_match_a_float64_reference(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         foreach (var (m, n, dim) in Shapes)
         {
             var q = Data.Uniform(m * dim, m + 3 * dim);
@@ -222,7 +247,7 @@ public class KnnTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Top_k_equals_a_sort_with_ties_by_index_and_skips_nan(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         foreach (int rows in new[] { 1, 3, 17 })
             foreach (int cols in new[] { 1, 3, 17, 33, 127, 257 })
                 foreach (int k in new[] { 1, 3, 16, 17, 40, 300 })
@@ -239,7 +264,7 @@ public class KnnTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Merging_block_after_block_equals_one_call_and_exclusion_works(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         const int rows = 11, cols = 300;
         var block = TiedBlock(rows, cols, 77);
         var exclude = Enumerable.Range(0, rows).Select(r => r % 3 == 0 ? -1 : (r * 37) % cols).ToArray();
@@ -329,7 +354,7 @@ public class KnnTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Votes_follow_scikit_learns_rules_on_hand_made_lists(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         // Reference labels: index -> class.
         int[] labels = [2, 1, 1, 0, 3, 2, 0, 1];
         const int kMax = 5, classes = 4;

@@ -7,7 +7,7 @@ namespace GpuNet.Tests.Kernels;
 [Collection("devices")]
 public class MeanSquaredErrorTests(DeviceFixture devices)
 {
-    public static TheoryData<string> Specs() => new(IntBuffers.Specs);
+    public static TheoryData<string> Specs() => new(DeviceFixture.Specs);
 
     public static TheoryData<int> HostWidths() => new(HostSimdTestData.Widths);
 
@@ -51,11 +51,21 @@ public class MeanSquaredErrorTests(DeviceFixture devices)
         Close.Scalar(loss, expected.Sum() / ((double)rows * cols), 1e-30, rtol + Math.Max(rows, 16) * Eps, $"{what} {rows}x{cols} mean loss");
     }
 
+    // ilgpu-cpu:nvidia: the row reduction with a GPU's row groups (a warp-rounded row, at most 256 threads); a few rows,
+    // columns just past one warp and one group.
+    [Fact]
+    public void Forward_at_gpu_launch_shapes_matches_reference()
+    {
+        var device = devices.Nvidia;
+        foreach (int cols in new[] { 1, 33, 257 })
+            CheckForward(device, device.Spec, 3, cols, 900 + cols);
+    }
+
     [Theory]
     [MemberData(nameof(Specs))]
     public void Forward_matches_reference_on_odd_sizes(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         foreach (int rows in Data.OddSizes)
             foreach (int cols in Cols)
                 CheckForward(device, spec, rows, cols, rows * 1000 + cols);
@@ -73,7 +83,7 @@ public class MeanSquaredErrorTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Backward_matches_reference_and_accumulates_on_odd_sizes(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         const float scale = 0.75f;
         foreach (int rows in Data.OddSizes)
             foreach (int cols in Cols)
@@ -122,7 +132,7 @@ public class MeanSquaredErrorTests(DeviceFixture devices)
     [InlineData("ilgpu-cpu")]
     public void Gradient_check_through_a_linear_layer(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         const int B = 5, D = 4, O = 3;
         using var model = new Sequential(device, D, 9, new Linear(D, O));
         using var loss = new MseLoss(device);

@@ -24,7 +24,7 @@ public class MlpGradientCheckTests(DeviceFixture devices)
     [MemberData(nameof(Cases))]
     public void Backward_matches_finite_differences(string spec, ActivationKind act)
     {
-        var device = spec == "cpu" ? devices.Host : devices.Ilgpu;
+        var device = devices.Get(spec);
         var x = Data.Uniform(B * D, 1);
         var w1 = Data.Uniform(H * D, 2, -0.8f, 0.8f);
         var b1 = Data.Uniform(H, 3, -0.3f, 0.3f);

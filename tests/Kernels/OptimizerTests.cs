@@ -12,7 +12,6 @@ public class OptimizerTests(DeviceFixture devices)
 {
     private const int N = 17;
     private const int Steps = 5;
-    private Device Pick(string spec) => spec == "cpu" ? devices.Host : devices.Ilgpu;
 
     private static float[] InitialWeights()
     {
@@ -64,7 +63,7 @@ public class OptimizerTests(DeviceFixture devices)
 
     private static double Sign(double x) => x > 0 ? 1 : x < 0 ? -1 : 0;
 
-    private static IEnumerable<string> Specs => ["ilgpu-cpu", "cpu"];
+    private static IEnumerable<string> Specs => DeviceFixture.SpecsWithGpuShapes;
 
     private static TheoryData<string, string> Cross(params string[] cases)
     {
@@ -120,7 +119,7 @@ public class OptimizerTests(DeviceFixture devices)
     public void Sgd_matches_the_reference_for_five_steps(string spec, string name)
     {
         var o = SgdCase(name);
-        var actual = Run(Pick(spec), 1, (d, w, g, s, t) => Optimizers.SgdStep(d, w, g, s[0], o, t));
+        var actual = Run(devices.Get(spec), 1, (d, w, g, s, t) => Optimizers.SgdStep(d, w, g, s[0], o, t));
         Compare(actual, SgdReference(o), $"SGD {name}");
     }
 
@@ -131,7 +130,7 @@ public class OptimizerTests(DeviceFixture devices)
         // w = 1, g = 0.5 twice, lr = 0.1, momentum = 0.9:
         // step 1: buf = g = 0.5,               w = 1 - 0.1·0.5 = 0.95
         // step 2: buf = 0.9·0.5 + 0.5 = 0.95,  w = 0.95 - 0.1·0.95 = 0.855
-        var device = Pick(spec);
+        var device = devices.Get(spec);
         var o = new SgdOptions { LearningRate = 0.1, Momentum = 0.9 };
         using var w = Tensor.FromArray(device, [1f], 1);
         using var g = Tensor.FromArray(device, [0.5f], 1);
@@ -143,7 +142,7 @@ public class OptimizerTests(DeviceFixture devices)
         Close.All(buf.ToArray(), new[] { 0.95 }, 1e-7, 0, "momentum buffer after step 2");
     }
 
-    public static TheoryData<string> DeviceSpecs() => new() { "ilgpu-cpu", "cpu" };
+    public static TheoryData<string> DeviceSpecs() => DeviceFixture.Rows(DeviceFixture.SpecsWithGpuShapes);
 
     // ---------------- Adagrad ----------------
 
@@ -184,7 +183,7 @@ public class OptimizerTests(DeviceFixture devices)
     public void Adagrad_matches_the_reference_for_five_steps(string spec, string name)
     {
         var o = AdagradCase(name);
-        var actual = Run(Pick(spec), 1, (d, w, g, s, t) => Optimizers.AdagradStep(d, w, g, s[0], o, t));
+        var actual = Run(devices.Get(spec), 1, (d, w, g, s, t) => Optimizers.AdagradStep(d, w, g, s[0], o, t));
         Compare(actual, AdagradReference(o), $"Adagrad {name}");
     }
 
@@ -243,7 +242,7 @@ public class OptimizerTests(DeviceFixture devices)
     public void RmsProp_matches_the_reference_for_five_steps(string spec, string name)
     {
         var o = RmsPropCase(name);
-        var actual = Run(Pick(spec), 3, (d, w, g, s, t) => Optimizers.RmsPropStep(d, w, g, s[0], s[1], s[2], o, t));
+        var actual = Run(devices.Get(spec), 3, (d, w, g, s, t) => Optimizers.RmsPropStep(d, w, g, s[0], s[1], s[2], o, t));
         // Centered RMSprop divides by sqrt(sq - gavg²), a difference of nearby numbers: float32 loses about two digits there.
         Compare(actual, RmsPropReference(o), $"RMSprop {name}", atol: 1e-5, rtol: 1e-4);
     }
@@ -304,7 +303,7 @@ public class OptimizerTests(DeviceFixture devices)
     public void Adam_matches_the_reference_for_five_steps(string spec, string name)
     {
         var o = AdamCase(name);
-        var actual = Run(Pick(spec), 3, (d, w, g, s, t) => Optimizers.AdamStep(d, w, g, s[0], s[1], s[2], o, t));
+        var actual = Run(devices.Get(spec), 3, (d, w, g, s, t) => Optimizers.AdamStep(d, w, g, s[0], s[1], s[2], o, t));
         Compare(actual, AdamReference(o.LearningRate, o.Beta1, o.Beta2, o.Epsilon, o.WeightDecay, 0, o.L1, o.Amsgrad), $"Adam {name}");
     }
 
@@ -313,7 +312,7 @@ public class OptimizerTests(DeviceFixture devices)
     public void AdamW_matches_the_reference_for_five_steps(string spec, string name)
     {
         var o = AdamWCase(name);
-        var actual = Run(Pick(spec), 3, (d, w, g, s, t) => Optimizers.AdamWStep(d, w, g, s[0], s[1], s[2], o, t));
+        var actual = Run(devices.Get(spec), 3, (d, w, g, s, t) => Optimizers.AdamWStep(d, w, g, s[0], s[1], s[2], o, t));
         Compare(actual, AdamReference(o.LearningRate, o.Beta1, o.Beta2, o.Epsilon, 0, o.WeightDecay, o.L1, o.Amsgrad), $"AdamW {name}");
     }
 
@@ -322,7 +321,7 @@ public class OptimizerTests(DeviceFixture devices)
     public void Adam_first_step_moves_each_weight_by_lr_times_the_sign_of_its_gradient(string spec)
     {
         // Step 1: mhat = g, vhat = g², so the step is lr·g/(|g| + eps) = lr·sign(g), up to eps/|g| (at most 1e-5 here).
-        var device = Pick(spec);
+        var device = devices.Get(spec);
         float[] w0 = [0.5f, -0.5f, 1f, 0f, 2f];
         float[] g0 = [0.3f, -2f, 1e-3f, -5f, 0f];
         using var w = Tensor.FromArray(device, w0, 5);
@@ -340,7 +339,7 @@ public class OptimizerTests(DeviceFixture devices)
         // w = 1, g = -0.05, lr = 0.1, weight decay 1, one step (the step is ±lr, by the sign of the gradient it sees):
         //   Adam:  g' = -0.05 + 1·1 = 0.95 > 0          → w = 1 - 0.1 = 0.9
         //   AdamW: w = 1·(1 - 0.1·1) = 0.9, g' = -0.05  → w = 0.9 + 0.1 = 1.0
-        var device = Pick(spec);
+        var device = devices.Get(spec);
         float AfterOneStep(bool decoupled)
         {
             using var w = Tensor.FromArray(device, [1f], 1);
@@ -395,7 +394,7 @@ public class OptimizerTests(DeviceFixture devices)
     [MemberData(nameof(DeviceSpecs))]
     public void State_buffers_an_option_turns_off_may_be_empty_and_are_not_touched(string spec)
     {
-        var device = Pick(spec);
+        var device = devices.Get(spec);
         using var w = Tensor.FromArray(device, InitialWeights(), N);
         using var g = Tensor.FromArray(device, Gradients()[0], N);
         using var s0 = Tensor.Zeros(device, N);

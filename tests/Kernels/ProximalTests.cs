@@ -11,12 +11,11 @@ namespace GpuNet.Tests.Kernels;
 [Collection("devices")]
 public class ProximalTests(DeviceFixture devices)
 {
-    private Device Pick(string spec) => spec == "cpu" ? devices.Host : devices.Ilgpu;
 
     public static TheoryData<string, int> DevicesAndSizes()
     {
         var data = new TheoryData<string, int>();
-        foreach (string d in new[] { "ilgpu-cpu", "cpu" })
+        foreach (string d in DeviceFixture.SpecsWithGpuShapes)
             foreach (int n in Data.OddSizes.Append(1000))
                 data.Add(d, n);
         return data;
@@ -28,7 +27,7 @@ public class ProximalTests(DeviceFixture devices)
     [MemberData(nameof(DevicesAndSizes))]
     public void Soft_threshold_matches_the_reference_and_zeroes_exactly_what_is_within_the_threshold(string spec, int n)
     {
-        var device = Pick(spec);
+        var device = devices.Get(spec);
         const float t = 0.25f;
         var w = Data.Uniform(n, n, -1f, 1f);
         using var tw = Tensor.FromArray(device, w, n);
@@ -47,7 +46,7 @@ public class ProximalTests(DeviceFixture devices)
     [InlineData("cpu")]
     public void Soft_threshold_of_a_hand_computed_example(string spec)
     {
-        var device = Pick(spec);
+        var device = devices.Get(spec);
         float[] w = [0.5f, -0.5f, 0.1f, -0.1f, 0.05f, -0.05f, 0f, -0f, 2f, -3f, float.NaN];
         using var tw = Tensor.FromArray(device, w, w.Length);
         Proximal.SoftThreshold(device, tw.View, 0.1f);
@@ -64,7 +63,7 @@ public class ProximalTests(DeviceFixture devices)
     [InlineData("cpu")]
     public void A_zero_threshold_leaves_the_weights_and_a_negative_one_throws(string spec)
     {
-        var device = Pick(spec);
+        var device = devices.Get(spec);
         var w = Data.Uniform(33, 5);
         using var tw = Tensor.FromArray(device, w, w.Length);
         Proximal.SoftThreshold(device, tw.View, 0f);
@@ -116,7 +115,7 @@ public class ProximalTests(DeviceFixture devices)
     [InlineData("cpu")]
     public void Proximal_sgd_converges_to_the_lasso_solution_with_exact_zeros_and_leaves_the_bias_unpenalised(string spec)
     {
-        var device = Pick(spec);
+        var device = devices.Get(spec);
         const double l1 = 0.3;
         // c = Xᵀy/4 = [0.8, 0.2, 0.1] and l1/2 = 0.15, so the solution is [0.65, 0.05, 0]: one weight exactly zero.
         var expected = LassoSolution(l1);

@@ -5,7 +5,7 @@ namespace GpuNet.Tests.Kernels;
 [Collection("devices")]
 public class ReduceTests(DeviceFixture devices)
 {
-    public static TheoryData<string> Specs() => new(IntBuffers.Specs);
+    public static TheoryData<string> Specs() => new(DeviceFixture.Specs);
 
     // Odd sizes, plus sizes that need several groups (and so the atomic combination) on every group size.
     private static readonly int[] SumSizes = [.. Data.OddSizes, 1000, 100_003];
@@ -31,9 +31,9 @@ public class ReduceTests(DeviceFixture devices)
         return (sum, squares, abs);
     }
 
-    private static void CheckSums(Device device, string what)
+    private static void CheckSums(Device device, string what, int[]? sizes = null)
     {
-        foreach (int n in SumSizes)
+        foreach (int n in sizes ?? SumSizes)
         {
             var x = Data.Uniform(n, n, -2f, 3f);
             var (sum, squares, abs) = Reference(x);
@@ -49,7 +49,7 @@ public class ReduceTests(DeviceFixture devices)
     [Theory]
     [MemberData(nameof(Specs))]
     public void Sum_and_sum_of_squares_match_reference(string spec) =>
-        CheckSums(IntBuffers.Pick(devices, spec), spec);
+        CheckSums(devices.Get(spec), spec);
 
     [Fact]
     public void Sums_do_not_depend_on_group_size()
@@ -61,11 +61,23 @@ public class ReduceTests(DeviceFixture devices)
         }
     }
 
+    // ilgpu-cpu:nvidia runs the kernels with a GPU's groups (256 threads, warp 32), where every barrier of the group
+    // folds costs milliseconds: just past one group (257) and just past one group's 256·16 items (4097: two groups and
+    // the atomic between them); two rows just past one warp (33 columns) and just past one group (257).
+    [Fact]
+    public void Reductions_at_gpu_launch_shapes_match_reference()
+    {
+        var device = devices.Nvidia;
+        Assert.Equal(256, device.GroupSize);
+        CheckSums(device, device.Spec, [1, 257, 4097]);
+        CheckArgmax(device, device.Spec, [2], [33, 257]);
+    }
+
     [Theory]
     [MemberData(nameof(Specs))]
     public void Sum_overwrites_and_an_empty_input_sums_to_zero(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         using var x = Tensor.FromArray(device, [1f, 2f, 3f], 3);
         using var result = Tensor.FromArray(device, [100f], 1);
         Reduce.Sum(device, x.View, result.View);
@@ -86,10 +98,10 @@ public class ReduceTests(DeviceFixture devices)
         return best;
     }
 
-    private static void CheckArgmax(Device device, string what)
+    private static void CheckArgmax(Device device, string what, int[]? rowSizes = null, int[]? colSizes = null)
     {
-        foreach (int rows in Data.OddSizes)
-            foreach (int cols in new[] { 1, 10, 33, 257 })
+        foreach (int rows in rowSizes ?? Data.OddSizes)
+            foreach (int cols in colSizes ?? [1, 10, 33, 257])
             {
                 // Coarse values so that ties are common.
                 var x = Data.Uniform(rows * cols, rows + 31 * cols, -4f, 4f).Select(v => MathF.Round(v)).ToArray();
@@ -113,7 +125,7 @@ public class ReduceTests(DeviceFixture devices)
     [Theory]
     [MemberData(nameof(Specs))]
     public void RowArgmax_and_CountCorrect_match_reference(string spec) =>
-        CheckArgmax(IntBuffers.Pick(devices, spec), spec);
+        CheckArgmax(devices.Get(spec), spec);
 
     [Fact]
     public void RowArgmax_and_CountCorrect_do_not_depend_on_group_size()
@@ -159,13 +171,13 @@ public class ReduceTests(DeviceFixture devices)
 
     [Theory]
     [MemberData(nameof(Specs))]
-    public void RowArgmax_breaks_ties_like_numpy(string spec) => CheckTies(IntBuffers.Pick(devices, spec), spec);
+    public void RowArgmax_breaks_ties_like_numpy(string spec) => CheckTies(devices.Get(spec), spec);
 
     [Theory]
     [MemberData(nameof(Specs))]
     public void CountCorrect_never_matches_out_of_range_labels(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         // Row argmaxes: 0, 1, 2, 2.
         using var logits = Tensor.FromArray(device, [5f, 1f, 1f, 0f, 9f, 0f, 0f, 0f, 1f, 3f, 2f, 7f], 4, 3);
         using var labels = IntBuffers.Upload(device, [0, -1, 3, 2]);

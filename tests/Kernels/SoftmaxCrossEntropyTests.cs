@@ -9,7 +9,7 @@ namespace GpuNet.Tests.Kernels;
 [Collection("devices")]
 public class SoftmaxCrossEntropyTests(DeviceFixture devices)
 {
-    public static TheoryData<string> Specs() => new(IntBuffers.Specs);
+    public static TheoryData<string> Specs() => new(DeviceFixture.Specs);
 
     private static readonly int[] Classes = [1, 10, 33];
 
@@ -226,11 +226,25 @@ public class SoftmaxCrossEntropyTests(DeviceFixture devices)
     // Hard labels
     // ---------------------------------------------------------------------------------------------------------------
 
+    // ilgpu-cpu:nvidia: one group per row sized to the row (rounded to the 32-thread warp, at most 256 threads), so rows
+    // of 33 (just past one warp) and 257 classes (just past one 256-thread group); one or two rows, since every barrier of
+    // a row's folds costs milliseconds there.
+    [Fact]
+    public void Kernels_at_gpu_launch_shapes_match_reference()
+    {
+        var device = devices.Nvidia;
+        CheckForward(device, device.Spec, 2, 257, -5f, 5f, 757);
+        CheckForward(device, device.Spec, 1, 33, -5f, 5f, 533);
+        CheckBackward(device, device.Spec, 2, 33, 633);
+        CheckBackward(device, device.Spec, 1, 257, 857);
+        CheckSoft(device, device.Spec, 1, 257, 4f, 957);
+    }
+
     [Theory]
     [MemberData(nameof(Specs))]
     public void Forward_matches_reference_on_odd_sizes(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         foreach (int batch in Data.OddSizes)
             foreach (int classes in Classes)
                 CheckForward(device, spec, batch, classes, -5f, 5f, batch * 100 + classes);
@@ -241,7 +255,7 @@ public class SoftmaxCrossEntropyTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Backward_matches_reference_and_accumulates_on_odd_sizes(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         foreach (int batch in Data.OddSizes)
             foreach (int classes in Classes)
                 CheckBackward(device, spec, batch, classes, batch * 100 + classes);
@@ -252,7 +266,7 @@ public class SoftmaxCrossEntropyTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Forward_is_exact_for_logits_of_1e4(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         float[] row = [1e4f, -1e4f, 0f];
         var z = row.Concat(row).Concat(row).ToArray();
         var (rowLoss, loss, correct) = RunForward(device, z, [0, 1, 2], 3, 3);
@@ -274,7 +288,7 @@ public class SoftmaxCrossEntropyTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Backward_matches_float64_finite_differences(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         foreach (var (batch, classes) in new[] { (1, 1), (1, 10), (3, 10), (17, 33), (4, 257) })
         {
             var z = Data.Uniform(batch * classes, batch + classes, -3f, 3f);
@@ -294,7 +308,7 @@ public class SoftmaxCrossEntropyTests(DeviceFixture devices)
         // Independent of the reference: the kernel's backward is the derivative of the kernel's forward. Both losses are
         // float32, so the difference quotient carries their rounding (a few ulp of the loss each) divided by 2h; with
         // h = 1e-2 that dominates the O(h²) truncation. The tolerance is 8 ulp(loss)/h.
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         const int batch = 3, classes = 10;
         const float h = 1e-2f;
         var z = Data.Uniform(batch * classes, 11, -3f, 3f);
@@ -326,7 +340,7 @@ public class SoftmaxCrossEntropyTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Out_of_range_labels_give_nan_for_their_rows_only(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         // Row argmaxes: 0, 1, 2, 2.
         float[] z = [5f, 1f, 1f, 0f, 9f, 0f, 0f, 0f, 1f, 3f, 2f, 7f];
         int[] labels = [0, -1, 3, 2];
@@ -351,7 +365,7 @@ public class SoftmaxCrossEntropyTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Soft_forward_and_backward_match_reference_on_odd_sizes(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         // Every odd size at T = 4 (the simulated kernels are slow enough that one temperature per sweep is the budget);
         // T = 1 and T = 0.5 on a few sizes. Finite-difference and group-size tests cover T = 1 and 4 again.
         foreach (int batch in Data.OddSizes)
@@ -367,7 +381,7 @@ public class SoftmaxCrossEntropyTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Soft_backward_matches_float64_finite_differences(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         foreach (float temperature in new[] { 1f, 4f })
             foreach (var (batch, classes) in new[] { (1, 1), (3, 10), (17, 33), (4, 257) })
             {
@@ -385,7 +399,7 @@ public class SoftmaxCrossEntropyTests(DeviceFixture devices)
     [MemberData(nameof(Specs))]
     public void Soft_is_stable_for_logits_of_1e4(string spec)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         foreach (float temperature in new[] { 1f, 4f })
         {
             const int batch = 17, classes = 10;

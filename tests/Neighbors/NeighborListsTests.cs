@@ -51,7 +51,7 @@ public class NeighborListsTests(DeviceFixture devices)
     [MemberData(nameof(Cases))]
     public void Chunked_search_equals_brute_force_with_ties_by_index_and_exclusion(string spec, KnnMetric metric)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         const int m = 23, n = 97, dim = 13;
         var q = Integers(m * dim, 1);
         var r = Integers(n * dim, 2);

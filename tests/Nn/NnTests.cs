@@ -7,7 +7,6 @@ namespace GpuNet.Tests.Nn;
 [Collection("devices")]
 public class NnTests(DeviceFixture devices)
 {
-    private Device Pick(string spec) => spec == "cpu" ? devices.Host : devices.Ilgpu;
 
     [Fact]
     public void Parameters_have_pytorch_names_layouts_and_default_init()
@@ -56,7 +55,7 @@ public class NnTests(DeviceFixture devices)
     [MemberData(nameof(GradientCases))]
     public void Model_backward_matches_finite_differences(string spec, bool withDropout)
     {
-        var device = Pick(spec);
+        var device = devices.Get(spec);
         const int B = 6, D = 5, H = 7, C = 3;
         Module[] layers = withDropout
             ? [new Linear(D, H), new Tanh(), new GpuNet.Nn.Dropout(0.4f), new Linear(H, C)]
@@ -119,7 +118,7 @@ public class NnTests(DeviceFixture devices)
     [InlineData("ilgpu-cpu")]
     public void Sgd_with_l2_penalty_decays_weights_but_not_biases(string spec)
     {
-        var device = Pick(spec);
+        var device = devices.Get(spec);
         using var model = new Sequential(device, 3, 5, new Linear(3, 2));
         var w0 = model.Parameters["0.weight"].Value.ToArray();
         var b0 = model.Parameters["0.bias"].Value.ToArray();

@@ -25,7 +25,7 @@ public class DistillationTests(DeviceFixture devices)
     [MemberData(nameof(Cases))]
     public void Combined_loss_gradient_matches_finite_differences_for_student_and_projection(string spec, ActivationKind act)
     {
-        var device = IntBuffers.Pick(devices, spec);
+        var device = devices.Get(spec);
         // The teacher has dropout, which the objective must switch off: its features are the hidden ReLU's output (layer 1).
         using var teacher = new Sequential(device, D, 21, new Linear(D, Ht), new ReLU(), new GpuNet.Nn.Dropout(0.5f), new Linear(Ht, C));
         using var student = new Sequential(device, D, 22, new Linear(D, H), new ActivationModule(act), new Linear(H, C));

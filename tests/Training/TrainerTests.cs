@@ -75,4 +75,67 @@ public class TrainerTests(DeviceFixture devices)
         Assert.True(result.Diverged);
         Assert.True(result.History.Count < 20);
     }
+
+    private sealed class Ignore<T> : IProgress<T>
+    {
+        public void Report(T value) { }
+    }
+
+    public static TheoryData<string> Specs() => new(DeviceFixture.Specs);
+
+    // A model with every backward that used to clear a buffer: loss, tanh, dropout, ReLU (ZeroGrad clears the gradients).
+    private static Sequential SmallMlp(Device device) =>
+        new(device, 16, 9, new Linear(16, 8), new GpuNet.Nn.Tanh(), new GpuNet.Nn.Dropout(0.25f), new Linear(8, 8), new ReLU(), new Linear(8, 2));
+
+    [Theory]
+    [MemberData(nameof(Specs))]
+    public void A_training_step_makes_no_device_synchronisation(string spec)
+    {
+        var device = devices.Get(spec);
+        using var train = DeviceImages.Upload(device, Blobs(80, 1));
+        using var loader = new DataLoader(train, null, new DataLoaderOptions { BatchSize = 16, Seed = 1 });
+        using var model = SmallMlp(device);
+        using var sgd = new Sgd(model.Parameters, lr: 0.05, momentum: 0.9);
+        using var loss = new CrossEntropyLoss(device);
+        model.Train();
+        var perStep = new List<long>();
+        foreach (var batch in loader.Epoch(0))
+        {
+            long before = device.Synchronizations;
+            var logits = model.Forward(batch.Images);
+            loss.Forward(logits, batch.Labels);
+            sgd.ZeroGrad();
+            model.Backward(loss.Backward(logits, batch.Labels));
+            sgd.Step();
+            perStep.Add(device.Synchronizations - before);
+        }
+        Assert.Equal(5, perStep.Count);
+        Assert.True(perStep.All(n => n == 0), $"synchronisations per step on {spec}: {string.Join(", ", perStep)}");
+        // Reading the loss back is one counted synchronisation, and it sees the steps' work.
+        long beforeRead = device.Synchronizations;
+        Assert.True(float.IsFinite(loss.ReadLoss()));
+        Assert.Equal(beforeRead + 1, device.Synchronizations);
+    }
+
+    [Theory]
+    [MemberData(nameof(Specs))]
+    public void Fit_synchronises_once_per_progress_report_and_not_per_step(string spec)
+    {
+        var device = devices.Get(spec);
+        long SyncsOfOneEpoch(int images)
+        {
+            using var train = DeviceImages.Upload(device, Blobs(images, 1));
+            using var loader = new DataLoader(train, null, new DataLoaderOptions { BatchSize = 16, Seed = 1 });
+            using var model = SmallMlp(device);
+            using var sgd = new Sgd(model.Parameters, lr: 0.05);
+            using var trainer = new Trainer(model, sgd);
+            long before = device.Synchronizations;
+            trainer.Fit(loader, null, null, null, new TrainerOptions { Epochs = 1, EvaluateTrain = false, ProgressEvery = 2 },
+                new Ignore<TrainProgress>());
+            return device.Synchronizations - before;
+        }
+        // 4 and 12 steps: the per-epoch reads are the same, and 8 more steps add 4 progress reads and nothing else.
+        long four = SyncsOfOneEpoch(64), twelve = SyncsOfOneEpoch(192);
+        Assert.Equal(4, twelve - four);
+    }
 }

@@ -49,7 +49,7 @@ public sealed class DeviceImages : IDisposable
                 pixels.View.SubView((long)start * p, (long)n * p).CopyFromCPU(device.Accelerator.DefaultStream, floats.AsSpan(0, n * p));
             }
             var labels = device.Accelerator.Allocate1D(source.Labels.Select(l => (int)l).ToArray());
-            device.Accelerator.DefaultStream.Synchronize();
+            device.Synchronize();
             return new DeviceImages(device, source, pixels, labels);
         }
         catch
@@ -175,7 +175,7 @@ public sealed class DataLoader : IDisposable
         if (order.Length > 0)
         {
             _order.View.SubView(0, order.Length).CopyFromCPU(device.Accelerator.DefaultStream, order);
-            device.Accelerator.DefaultStream.Synchronize();
+            device.Synchronize(); // once per epoch: the order array must outlive the copy
         }
         int p = _data.Source.PixelsPerImage;
         var norm = _options.Normalization;

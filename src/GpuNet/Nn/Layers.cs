@@ -226,8 +226,8 @@ public sealed class Dropout : Module
         var dx = Buffer(ref _inputGrad, rows, cols);
         if (IsTraining && P > 0f)
         {
-            dx.Clear();
-            Kernels.Dropout.Backward(Device, Mode, gradOutput.View, _mask!.Rows(0, rows).View, dx.View, PKeep);
+            // dx = dy·mask·scale is the training forward applied to dy: written, so no cleared buffer to accumulate into.
+            Kernels.Dropout.ForwardTrain(Device, Mode, gradOutput.View, _mask!.Rows(0, rows).View, dx.View, PKeep);
         }
         else
         {

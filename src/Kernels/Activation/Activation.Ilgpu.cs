@@ -7,6 +7,7 @@ public static partial class Activation
 {
     // One generic kernel body per direction; the operator struct is a kernel parameter, so each activation is its own
     // specialised kernel with no branches on the kind inside the loop.
+    [GpuKernel(typeof(IdentityOp), typeof(ReluOp), typeof(LeakyReluOp), typeof(TanhOp), typeof(SigmoidOp))]
     private static void ForwardKernel<TOp>(ArrayView<float> x, ArrayView<float> y, TOp op) where TOp : struct, IActivationOp
     {
         int stride = Grid.DimX * Group.DimX;
@@ -14,6 +15,7 @@ public static partial class Activation
             y[i] = op.Apply(x[i]);
     }
 
+    [GpuKernel(typeof(IdentityOp), typeof(ReluOp), typeof(LeakyReluOp), typeof(TanhOp), typeof(SigmoidOp))]
     private static void BackwardKernel<TOp>(ArrayView<float> x, ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx, TOp op)
         where TOp : struct, IActivationOp
     {
@@ -51,8 +53,7 @@ public static partial class Activation
 
     private static void LaunchForward<TOp>(Device device, ArrayView<float> x, ArrayView<float> y, TOp op) where TOp : struct, IActivationOp
     {
-        var kernel = device.Kernel(("activation.forward", typeof(TOp)),
-            a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, TOp>(ForwardKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, TOp>(ForwardKernel);
         kernel(device.Config1D(x.Length), x, y, op);
         device.AfterLaunch();
     }
@@ -60,8 +61,7 @@ public static partial class Activation
     private static void LaunchBackward<TOp>(Device device, ArrayView<float> x, ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx,
         TOp op) where TOp : struct, IActivationOp
     {
-        var kernel = device.Kernel(("activation.backward", typeof(TOp)),
-            a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TOp>(BackwardKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TOp>(BackwardKernel);
         kernel(device.Config1D(x.Length), x, y, dy, dx, op);
         device.AfterLaunch();
     }

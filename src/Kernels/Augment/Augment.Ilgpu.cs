@@ -8,6 +8,7 @@ public static partial class Augment
     // One thread per output pixel (grid-stride over the batch): neighbouring threads write neighbouring pixels, so the
     // stores are coalesced, and a batch of 64 28×28 images gives 50,176 threads. Each thread recomputes its sample's
     // parameters (one or two Philox blocks): cheaper on a GPU than a second launch and a parameter buffer.
+    [GpuKernel]
     private static void StageKernel(ArrayView<float> src, ArrayView<float> dst, ArrayView<int> sampleIds, StageArgs args)
     {
         long n = dst.Length;
@@ -28,8 +29,7 @@ public static partial class Augment
 
     private static void ApplyIlgpu(Device device, ArrayView<float> src, ArrayView<float> dst, ArrayView<int> sampleIds, StageArgs args)
     {
-        var kernel = device.Kernel("augment.stage",
-            a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, StageArgs>(StageKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, StageArgs>(StageKernel);
         kernel(device.Config1D(dst.Length), src, dst, sampleIds, args);
         device.AfterLaunch();
     }

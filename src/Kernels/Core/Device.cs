@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using GpuNet.Kernels;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
@@ -16,7 +18,8 @@ public enum DeviceKind
     OpenCL,
     /// <summary>The host engine: SIMD C# on the CPU over buffers owned by ILGPU's CPU accelerator.</summary>
     Cpu,
-    /// <summary>ILGPU's CPU accelerator running the GPU kernels in simulation (slow; for testing kernels).</summary>
+    /// <summary>ILGPU's CPU accelerator running the GPU kernels in simulation (slow; for testing kernels): <c>ilgpu-cpu</c>
+    /// (warp 4, 16 threads per group) or <c>ilgpu-cpu:nvidia</c> (shaped like an NVIDIA GPU: warp 32, 1,024 threads per group).</summary>
     IlgpuCpu,
 }
 
@@ -61,8 +64,9 @@ public sealed class Device : IDisposable
     private readonly ConcurrentDictionary<object, object> _kernels = new();
     private bool _disposed;
 
-    private Device(Context context, Accelerator accelerator, DeviceKind kind, string spec, DeviceOptions options)
+    private Device(Context context, Accelerator accelerator, DeviceKind kind, string spec, DeviceOptions options, bool gpuShaped = false)
     {
+        LaunchesLikeGpu = kind is DeviceKind.Cuda or DeviceKind.OpenCL || gpuShaped;
         _context = context;
         Accelerator = accelerator;
         Kind = kind;
@@ -96,6 +100,13 @@ public sealed class Device : IDisposable
     /// <summary>True for CUDA and OpenCL devices.</summary>
     public bool IsGpu => Kind is DeviceKind.Cuda or DeviceKind.OpenCL;
 
+    /// <summary>
+    /// True when kernels are launched with the shapes a GPU gets (panel depths, group shapes): on CUDA and OpenCL, and on
+    /// <c>ilgpu-cpu:nvidia</c>, which exists to run those shapes without a GPU. False on <c>ilgpu-cpu</c>, where shapes
+    /// are chosen to keep the simulation fast (few barriers).
+    /// </summary>
+    public bool LaunchesLikeGpu { get; }
+
     /// <summary>Threads per group used by one-dimensional kernels on this device.</summary>
     public int GroupSize { get; }
 
@@ -117,7 +128,8 @@ public sealed class Device : IDisposable
 
     /// <summary>
     /// Opens a device from a specification: <c>auto</c> (CUDA, else OpenCL, else <c>cpu</c>), <c>cuda[:i]</c>,
-    /// <c>opencl[:i]</c>, <c>cpu</c> (host engine) or <c>ilgpu-cpu</c> (ILGPU kernels simulated on the CPU).
+    /// <c>opencl[:i]</c>, <c>cpu</c> (host engine), <c>ilgpu-cpu</c> (ILGPU kernels simulated on the CPU) or
+    /// <c>ilgpu-cpu:nvidia</c> (the same, shaped like an NVIDIA GPU: warp 32, up to 1,024 threads per group).
     /// Null opens <see cref="DefaultSpec"/>.
     /// </summary>
     /// <exception cref="DeviceNotAvailableException">The backend or index is not present, or the specification is malformed;
@@ -128,7 +140,8 @@ public sealed class Device : IDisposable
         options ??= new DeviceOptions();
         (string backend, int? index) = ParseSpec(spec);
 
-        var context = Context.Create(builder => builder.Default().EnableAlgorithms().Optimize(OptimizationLevel.O2));
+        GpuDrivers.RegisterResolver();
+        var context = Context.Create(builder => ConfigureCompiler(builder.Default()));
         try
         {
             switch (backend)
@@ -147,22 +160,27 @@ public sealed class Device : IDisposable
                 {
                     var devices = context.GetCudaDevices();
                     int i = index ?? 0;
-                    if (i >= devices.Count) throw NotAvailable(context, spec);
+                    if (devices.Count == 0) throw NotAvailable(context, spec, GpuDrivers.WhyNoCuda());
+                    if (i >= devices.Count) throw NotAvailable(context, spec, $"this machine has {devices.Count} CUDA device(s)");
                     return new Device(context, devices[i].CreateAccelerator(context), DeviceKind.Cuda, $"cuda:{i}", options);
                 }
                 case "opencl":
                 {
                     var devices = context.GetCLDevices();
                     int i = index ?? 0;
-                    if (i >= devices.Count) throw NotAvailable(context, spec);
+                    if (devices.Count == 0) throw NotAvailable(context, spec, GpuDrivers.WhyNoOpenCL());
+                    if (i >= devices.Count) throw NotAvailable(context, spec, $"this machine has {devices.Count} OpenCL device(s)");
                     return new Device(context, devices[i].CreateAccelerator(context), DeviceKind.OpenCL, $"opencl:{i}", options);
                 }
                 case "cpu":
                     return new Device(context, CreateCpuAccelerator(context), DeviceKind.Cpu, "cpu", options);
                 case "ilgpu-cpu":
                     return new Device(context, CreateCpuAccelerator(context), DeviceKind.IlgpuCpu, "ilgpu-cpu", options);
+                case NvidiaShapedSpec:
+                    return new Device(context, CPUDevice.Nvidia.CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel),
+                        DeviceKind.IlgpuCpu, NvidiaShapedSpec, options, gpuShaped: true);
                 default:
-                    throw NotAvailable(context, spec);
+                    throw NotAvailable(context, spec, null);
             }
         }
         catch
@@ -172,9 +190,14 @@ public sealed class Device : IDisposable
         }
     }
 
+    /// <summary>The compiler settings of every device's context (and of <see cref="KernelCatalog.CreateCompileContext"/>):
+    /// ILGPU.Algorithms' math (XMath) and O2.</summary>
+    internal static void ConfigureCompiler(Context.Builder builder) => builder.EnableAlgorithms().Optimize(OptimizationLevel.O2);
+
     /// <summary>Lists the devices this machine offers, in the order <c>auto</c> tries them, CPU devices last.</summary>
     public static IReadOnlyList<DeviceInfo> List()
     {
+        GpuDrivers.RegisterResolver();
         using var context = Context.Create(builder => builder.Default().EnableAlgorithms());
         return ListDevices(context);
     }
@@ -194,8 +217,14 @@ public sealed class Device : IDisposable
         string cpuName = $"host engine ({Environment.ProcessorCount} cores, {HostCpu.InstructionSet})";
         list.Add(new DeviceInfo("cpu", DeviceKind.Cpu, cpuName, hostMemory, cpu.WarpSize, cpu.MaxNumThreadsPerGroup));
         list.Add(new DeviceInfo("ilgpu-cpu", DeviceKind.IlgpuCpu, "ILGPU CPU accelerator (simulated GPU threads)", hostMemory, cpu.WarpSize, cpu.MaxNumThreadsPerGroup));
+        var nvidia = CPUDevice.Nvidia;
+        list.Add(new DeviceInfo(NvidiaShapedSpec, DeviceKind.IlgpuCpu, "ILGPU CPU accelerator shaped like an NVIDIA GPU (GPU launch shapes; slow)",
+            hostMemory, nvidia.WarpSize, nvidia.MaxNumThreadsPerGroup));
         return list;
     }
+
+    /// <summary>The specification of ILGPU's CPU accelerator shaped like an NVIDIA GPU (<c>CPUDevice.Nvidia</c>).</summary>
+    public const string NvidiaShapedSpec = "ilgpu-cpu:nvidia";
 
     private static Accelerator CreateCpuAccelerator(Context context) =>
         CPUDevice.Default.CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
@@ -208,25 +237,119 @@ public sealed class Device : IDisposable
         string rest = spec[(colon + 1)..];
         if ((backend == "cuda" || backend == "opencl") && int.TryParse(rest, out int i) && i >= 0)
             return (backend, i);
+        if (spec == NvidiaShapedSpec) return (spec, null);
         return ("?" + spec, null);
     }
 
-    private static DeviceNotAvailableException NotAvailable(Context context, string spec)
+    /// <summary>
+    /// Whether CUDA and OpenCL have devices ILGPU can use and, for a backend without one, why: the driver library is
+    /// missing, <c>cuInit</c> or <c>clGetPlatformIDs</c> failed (with its error code), or ILGPU rejects the driver or the
+    /// architecture. <see cref="Open"/> puts the same reason in its exception.
+    /// </summary>
+    public static IReadOnlyList<BackendStatus> Backends() => Survey().Backends;
+
+    /// <summary>
+    /// <see cref="List"/> and <see cref="Backends"/> from one ILGPU context (what <c>gpunet devices</c> prints). One
+    /// context matters on WSL, where ILGPU registers a DllImport resolver each time a context looks for CUDA devices
+    /// and a second registration throws.
+    /// </summary>
+    public static (IReadOnlyList<DeviceInfo> Devices, IReadOnlyList<BackendStatus> Backends) Survey()
     {
-        string available = string.Join(", ", ListDevices(context).Select(d => d.Spec));
-        return new DeviceNotAvailableException(
-            $"device '{spec}' is not available; this machine has: {available} (and 'auto').");
+        GpuDrivers.RegisterResolver();
+        using var context = Context.Create(builder => builder.Default().EnableAlgorithms());
+        return (ListDevices(context), GpuDrivers.Probe(context));
     }
 
-    /// <summary>Waits until every kernel launched on this device has finished.</summary>
-    public void Synchronize() => Accelerator.Synchronize();
+    // One line: the reason (when known), then what the machine has.
+    private static DeviceNotAvailableException NotAvailable(Context context, string spec, string? reason)
+    {
+        string available = string.Join(", ", ListDevices(context).Select(d => d.Spec));
+        string why = reason is null ? "" : $": {reason}";
+        return new DeviceNotAvailableException(
+            $"device '{spec}' is not available{why}; this machine has: {available} (and 'auto').");
+    }
+
+    private long _synchronizations;
+
+    /// <summary>
+    /// How many times the host has waited for this device: every <see cref="Synchronize"/>, which is also how
+    /// <c>Tensor</c> reads (<c>ToArray</c>) and uploads (<c>CopyFrom</c>) wait, and how the losses and the trainer
+    /// read results back. Not counted: the wait after each ILGPU launch on the CPU devices (<c>ilgpu-cpu</c>, and the
+    /// <c>cpu</c> device's rare ILGPU launches), which exists only because the host engine then reads the memory directly
+    /// and which a GPU never makes. A training step should add nothing here (tests assert it).
+    /// </summary>
+    public long Synchronizations => Interlocked.Read(ref _synchronizations);
+
+    /// <summary>Waits until every kernel launched on this device has finished (a device-wide synchronisation, counted in
+    /// <see cref="Synchronizations"/>).</summary>
+    public void Synchronize()
+    {
+        Interlocked.Increment(ref _synchronizations);
+        Accelerator.Synchronize();
+    }
+
+    /// <summary>
+    /// Sets <paramref name="view"/> to zero in stream order, without waiting: on a GPU a memset queued behind the kernels
+    /// already launched (later launches see the zeros); on the host engine (<c>cpu</c>) a direct clear of the host
+    /// memory, since its ops read memory directly and every ILGPU launch on it has already completed; on
+    /// <c>ilgpu-cpu</c> a memset followed by the uncounted wait every launch there makes.
+    /// </summary>
+    public unsafe void Clear(ArrayView<float> view)
+    {
+        if (view.Length == 0) return;
+        if (UsesHostEngine)
+        {
+            NativeMemory.Clear(HostView.Ptr(view), (nuint)view.Length * sizeof(float));
+            return;
+        }
+        view.AsDense().MemSetToZero(Accelerator.DefaultStream);
+        AfterLaunch();
+    }
 
     /// <summary>Allocates an uninitialised buffer of <paramref name="length"/> floats on this device.</summary>
     public MemoryBuffer1D<float, Stride1D.Dense> Allocate(long length) => Accelerator.Allocate1D<float>(length);
 
-    /// <summary>Returns the kernel cached under <paramref name="key"/>, loading it with <paramref name="load"/> once.</summary>
-    internal T Kernel<T>(object key, Func<Accelerator, T> load) where T : class =>
-        (T)_kernels.GetOrAdd(key, _ => load(Accelerator));
+    // Kernel loaders, one per parameter count. The kernel method itself is the cache key, so two launchers cannot share a
+    // key by accident, and loading checks it is registered ([GpuKernel]): an unregistered kernel cannot run, so the
+    // compile check over KernelCatalog.All sees every kernel that can.
+    private TLauncher Load<TLauncher>(Delegate kernel, Func<Accelerator, TLauncher> load) where TLauncher : class =>
+        (TLauncher)_kernels.GetOrAdd(kernel.Method, _ =>
+        {
+            KernelCatalog.EnsureRegistered(kernel.Method);
+            return load(Accelerator);
+        });
+
+    /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
+    internal Action<KernelConfig, T1> Kernel<T1>(Action<T1> kernel) where T1 : struct =>
+        Load(kernel, a => a.LoadStreamKernel(kernel));
+
+    /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
+    internal Action<KernelConfig, T1, T2> Kernel<T1, T2>(Action<T1, T2> kernel) where T1 : struct where T2 : struct =>
+        Load(kernel, a => a.LoadStreamKernel(kernel));
+
+    /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
+    internal Action<KernelConfig, T1, T2, T3> Kernel<T1, T2, T3>(Action<T1, T2, T3> kernel) where T1 : struct where T2 : struct where T3 : struct =>
+        Load(kernel, a => a.LoadStreamKernel(kernel));
+
+    /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
+    internal Action<KernelConfig, T1, T2, T3, T4> Kernel<T1, T2, T3, T4>(Action<T1, T2, T3, T4> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct =>
+        Load(kernel, a => a.LoadStreamKernel(kernel));
+
+    /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
+    internal Action<KernelConfig, T1, T2, T3, T4, T5> Kernel<T1, T2, T3, T4, T5>(Action<T1, T2, T3, T4, T5> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct =>
+        Load(kernel, a => a.LoadStreamKernel(kernel));
+
+    /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
+    internal Action<KernelConfig, T1, T2, T3, T4, T5, T6> Kernel<T1, T2, T3, T4, T5, T6>(Action<T1, T2, T3, T4, T5, T6> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct =>
+        Load(kernel, a => a.LoadStreamKernel(kernel));
+
+    /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
+    internal Action<KernelConfig, T1, T2, T3, T4, T5, T6, T7> Kernel<T1, T2, T3, T4, T5, T6, T7>(Action<T1, T2, T3, T4, T5, T6, T7> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct =>
+        Load(kernel, a => a.LoadStreamKernel(kernel));
+
+    /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
+    internal Action<KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8> Kernel<T1, T2, T3, T4, T5, T6, T7, T8>(Action<T1, T2, T3, T4, T5, T6, T7, T8> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct where T8 : struct =>
+        Load(kernel, a => a.LoadStreamKernel(kernel));
 
     /// <summary>A launch configuration that covers <paramref name="n"/> work items with grid-stride loops.</summary>
     internal KernelConfig Config1D(long n)

@@ -8,6 +8,7 @@ public static partial class Dropout
     // Each thread owns whole Philox blocks (four consecutive elements), so one 10-round Philox call serves four mask
     // entries instead of one. Which thread computes a block does not matter: the block depends only on
     // (seed, stream, quad), so the mask is the same for every grid and group size.
+    [GpuKernel]
     private static void MaskKernel(ArrayView<float> mask, MaskArgs args)
     {
         long n = mask.Length;
@@ -25,6 +26,7 @@ public static partial class Dropout
     }
 
     // y = x·m·scale: scale is 1 (standard) or 1/pKeep (inverted), so one kernel serves both modes.
+    [GpuKernel]
     private static void ApplyKernel(ArrayView<float> x, ArrayView<float> mask, ArrayView<float> y, float scale)
     {
         int stride = Grid.DimX * Group.DimX;
@@ -32,6 +34,7 @@ public static partial class Dropout
             y[i] = x[i] * mask[i] * scale;
     }
 
+    [GpuKernel]
     private static void ScaleKernel(ArrayView<float> x, ArrayView<float> y, float scale)
     {
         int stride = Grid.DimX * Group.DimX;
@@ -39,6 +42,7 @@ public static partial class Dropout
             y[i] = x[i] * scale;
     }
 
+    [GpuKernel]
     private static void BackwardKernel(ArrayView<float> dy, ArrayView<float> mask, ArrayView<float> dx, float scale)
     {
         int stride = Grid.DimX * Group.DimX;
@@ -48,30 +52,28 @@ public static partial class Dropout
 
     private static void GenerateMaskIlgpu(Device device, ArrayView<float> mask, MaskArgs args)
     {
-        var kernel = device.Kernel("dropout.mask", a => a.LoadStreamKernel<ArrayView<float>, MaskArgs>(MaskKernel));
+        var kernel = device.Kernel<ArrayView<float>, MaskArgs>(MaskKernel);
         kernel(device.Config1D((mask.Length + 3) >> 2), mask, args);
         device.AfterLaunch();
     }
 
     private static void ApplyIlgpu(Device device, ArrayView<float> x, ArrayView<float> mask, ArrayView<float> y, float scale)
     {
-        var kernel = device.Kernel("dropout.apply",
-            a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, float>(ApplyKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, float>(ApplyKernel);
         kernel(device.Config1D(x.Length), x, mask, y, scale);
         device.AfterLaunch();
     }
 
     private static void ScaleIlgpu(Device device, ArrayView<float> x, ArrayView<float> y, float scale)
     {
-        var kernel = device.Kernel("dropout.scale", a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, float>(ScaleKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, float>(ScaleKernel);
         kernel(device.Config1D(x.Length), x, y, scale);
         device.AfterLaunch();
     }
 
     private static void BackwardIlgpu(Device device, ArrayView<float> dy, ArrayView<float> mask, ArrayView<float> dx, float scale)
     {
-        var kernel = device.Kernel("dropout.backward",
-            a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, float>(BackwardKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, float>(BackwardKernel);
         kernel(device.Config1D(dy.Length), dy, mask, dx, scale);
         device.AfterLaunch();
     }

@@ -7,6 +7,7 @@ public static partial class Gather
 {
     // One thread per output element (grid-stride): consecutive threads copy consecutive elements of a row, so reads and
     // writes are coalesced within each row.
+    [GpuKernel]
     private static void RowsKernel(ArrayView<float> src, ArrayView<int> indices, ArrayView<float> dst, RowArgs args)
     {
         long n = dst.Length;
@@ -20,6 +21,7 @@ public static partial class Gather
         }
     }
 
+    [GpuKernel]
     private static void ValuesKernel(ArrayView<int> src, ArrayView<int> indices, ArrayView<int> dst)
     {
         long n = dst.Length;
@@ -33,16 +35,14 @@ public static partial class Gather
 
     private static void RowsIlgpu(Device device, ArrayView<float> src, ArrayView<int> indices, ArrayView<float> dst, RowArgs args)
     {
-        var kernel = device.Kernel("gather.rows",
-            a => a.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, RowArgs>(RowsKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, RowArgs>(RowsKernel);
         kernel(device.Config1D(dst.Length), src, indices, dst, args);
         device.AfterLaunch();
     }
 
     private static void ValuesIlgpu(Device device, ArrayView<int> src, ArrayView<int> indices, ArrayView<int> dst)
     {
-        var kernel = device.Kernel("gather.values",
-            a => a.LoadStreamKernel<ArrayView<int>, ArrayView<int>, ArrayView<int>>(ValuesKernel));
+        var kernel = device.Kernel<ArrayView<int>, ArrayView<int>, ArrayView<int>>(ValuesKernel);
         kernel(device.Config1D(dst.Length), src, indices, dst);
         device.AfterLaunch();
     }

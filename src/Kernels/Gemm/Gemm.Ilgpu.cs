@@ -45,6 +45,7 @@ public static partial class Gemm
     // from global memory: two loads per multiply-add, so it is bound by memory bandwidth. It is the correctness
     // baseline the tiled kernel is tested against.
     // -------------------------------------------------------------------------------------------------------------
+    [GpuKernel]
     private static void SimpleKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs p)
     {
         // op(A)[i, q] = a[i·aRow + q·aDepth] and op(B)[q, j] = b[q·bDepth + j·bCol]: the transpose is only a choice of strides.
@@ -84,6 +85,7 @@ public static partial class Gemm
     // OS-thread barrier: there kernel 1 is the faster one (quiet 2-core machine, 512³: 0.85 against 0.6 GFLOP/s).
     // Run still uses kernel 2 on ilgpu-cpu, because that device exists to test the code that GPUs run.
     // -------------------------------------------------------------------------------------------------------------
+    [GpuKernel]
     private static void TiledKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs p)
     {
         int tx = Group.IdxX;
@@ -183,8 +185,8 @@ public static partial class Gemm
     // -------------------------------------------------------------------------------------------------------------
 
     /// <summary>The group shape <see cref="Run"/> uses on <paramref name="device"/>: the largest power-of-two shape,
-    /// as square as possible (X ≥ Y), with at most min(MaxNumThreadsPerGroup, 256) threads: 16×16 on CUDA, 4×4 on
-    /// ILGPU's CPU accelerator (16 threads per group).</summary>
+    /// as square as possible (X ≥ Y), with at most min(MaxNumThreadsPerGroup, 256) threads: 16×16 on CUDA and on
+    /// ilgpu-cpu:nvidia, 4×4 on ILGPU's default CPU accelerator (16 threads per group).</summary>
     internal static GemmGroupShape DefaultGroupShape(Device device)
     {
         int cap = Math.Min(device.Accelerator.MaxNumThreadsPerGroup, MaxTiledThreads);
@@ -194,13 +196,13 @@ public static partial class Gemm
         return new GemmGroupShape(x, y);
     }
 
-    /// <summary>The depth of the shared-memory panels. 16 on GPUs. On ILGPU's CPU accelerator every barrier is a
-    /// System.Threading.Barrier across 16 OS threads and costs far more than the arithmetic between two barriers, so
-    /// the panel there takes the whole depth k (up to 1024): 2 barriers per tile of C instead of 2 per 16 steps of k
+    /// <summary>The depth of the shared-memory panels. 16 on GPUs, and on ilgpu-cpu:nvidia, which exists to test GPU
+    /// shapes. On ILGPU's plain CPU accelerator every barrier is a System.Threading.Barrier across 16 OS threads and
+    /// costs far more than the arithmetic between two barriers, so the panel there takes the whole depth k (up to 1024): 2 barriers per tile of C instead of 2 per 16 steps of k
     /// (measured at 256³: 0.03 GFLOP/s with depth 32, 0.4 with the whole k). Shrunk if shared memory is short.</summary>
     private static int TileDepth(Device device, GemmGroupShape group, int k)
     {
-        int depth = device.IsGpu ? 16 : Math.Clamp(k, 1, 1024);
+        int depth = device.LaunchesLikeGpu ? 16 : Math.Clamp(k, 1, 1024);
         while (depth > 1 && SharedFloats(group, depth) * sizeof(float) > device.Accelerator.MaxSharedMemoryPerGroup)
             depth /= 2;
         return depth;
@@ -215,8 +217,7 @@ public static partial class Gemm
         float alpha, ArrayView<float> a, ArrayView<float> b, float beta, ArrayView<float> c)
     {
         if (m == 0 || n == 0) return;
-        var kernel = device.Kernel("gemm.simple",
-            acc => acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(SimpleKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(SimpleKernel);
         kernel(device.Config1D((long)m * n), a, b, c, new GemmArgs(m, n, k, alpha, beta, transA, transB, 0));
         device.AfterLaunch();
     }
@@ -244,8 +245,7 @@ public static partial class Gemm
         int groups = (int)Math.Clamp(tiles, 1, cap);
         var config = new KernelConfig(new Index2D(groups, 1), new Index2D(group.X, group.Y),
             SharedMemoryConfig.RequestDynamic<float>(SharedFloats(group, depth)));
-        var kernel = device.Kernel("gemm.tiled",
-            accelerator => accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(TiledKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(TiledKernel);
         kernel(config, a, b, c, new GemmArgs(m, n, k, alpha, beta, transA, transB, depth));
         device.AfterLaunch();
     }

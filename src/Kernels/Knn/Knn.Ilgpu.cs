@@ -20,6 +20,7 @@ public static partial class Knn
     // Row norms and the L2 fix-up: one thread per row, and one per element of the block.
     // ---------------------------------------------------------------------------------------------------------------
 
+    [GpuKernel]
     private static void RowSquaredNormsKernel(ArrayView<float> x, int rows, int cols, ArrayView<float> norms)
     {
         int stride = Grid.DimX * Group.DimX;
@@ -38,6 +39,7 @@ public static partial class Knn
 
     // d = (|q_i|² + |r_j|²) + (−2·q_i·r_j), with the GEMM's result already in d; below 0 only by rounding, so clamped
     // (written as a compare so that NaN stays NaN, as on the host).
+    [GpuKernel]
     private static void AddNormsKernel(ArrayView<float> queryNorms, ArrayView<float> referenceNorms, int n, ArrayView<float> d)
     {
         long total = d.Length;
@@ -57,6 +59,7 @@ public static partial class Knn
     // n×dim), so the staging loads walk the depth index fastest. A group of TX×TY threads computes a (4·TY)×(4·TX) tile
     // of the block; each thread keeps a 4×4 block of sums in registers, its rows ty + c·TY and columns tx + c·TX.
     // ---------------------------------------------------------------------------------------------------------------
+    [GpuKernel]
     private static void L1Kernel(ArrayView<float> q, ArrayView<float> r, ArrayView<float> d, L1Args p)
     {
         int tx = Group.IdxX;
@@ -136,6 +139,7 @@ public static partial class Knn
     // list's last entry (the threshold), which rejects almost every column once the list is full; an accepted one is
     // inserted by moving the larger entries down one slot. Simple, and cheap next to the distance block it reads.
     // ---------------------------------------------------------------------------------------------------------------
+    [GpuKernel]
     private static void TopKKernel(ArrayView<float> distances, ArrayView<float> bestD, ArrayView<int> bestI, ArrayView<int> exclude, TopKArgs a)
     {
         int stride = Grid.DimX * Group.DimX;
@@ -180,6 +184,7 @@ public static partial class Knn
     // neighbour order (classes·k steps: 2,010 for ten classes at k = 201), the same additions in the same order as the
     // host's per-class accumulators, so both give the same sums.
     // ---------------------------------------------------------------------------------------------------------------
+    [GpuKernel]
     private static void VoteKernel(ArrayView<float> bestD, ArrayView<int> bestI, ArrayView<int> labels, ArrayView<int> predictions, VoteArgs a)
     {
         int stride = Grid.DimX * Group.DimX;
@@ -229,16 +234,14 @@ public static partial class Knn
 
     private static void RowSquaredNormsIlgpu(Device device, ArrayView<float> x, int rows, int cols, ArrayView<float> norms)
     {
-        var kernel = device.Kernel("knn.rowSquaredNorms",
-            a => a.LoadStreamKernel<ArrayView<float>, int, int, ArrayView<float>>(RowSquaredNormsKernel));
+        var kernel = device.Kernel<ArrayView<float>, int, int, ArrayView<float>>(RowSquaredNormsKernel);
         kernel(device.Config1D(rows), x, rows, cols, norms);
         device.AfterLaunch();
     }
 
     private static void AddNormsIlgpu(Device device, ArrayView<float> queryNorms, ArrayView<float> referenceNorms, int m, int n, ArrayView<float> d)
     {
-        var kernel = device.Kernel("knn.addNorms",
-            a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, ArrayView<float>>(AddNormsKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, int, ArrayView<float>>(AddNormsKernel);
         kernel(device.Config1D((long)m * n), queryNorms, referenceNorms, n, d);
         device.AfterLaunch();
     }
@@ -247,7 +250,7 @@ public static partial class Knn
     {
         var group = Gemm.DefaultGroupShape(device);
         // As in the GEMM: depth 16 on GPUs; the whole depth on ILGPU's CPU accelerator, where barriers are expensive.
-        int depth = device.IsGpu ? 16 : Math.Clamp(dim, 1, 1024);
+        int depth = device.LaunchesLikeGpu ? 16 : Math.Clamp(dim, 1, 1024);
         while (depth > 1 && L1SharedFloats(group, depth) * sizeof(float) > device.Accelerator.MaxSharedMemoryPerGroup)
             depth /= 2;
         int tileM = group.Y * 4, tileN = group.X * 4;
@@ -256,8 +259,7 @@ public static partial class Knn
         long cap = Math.Max(1L, (long)acc.NumMultiprocessors * Math.Max(1, acc.MaxNumThreadsPerMultiprocessor / group.Threads) * 4);
         var config = new KernelConfig(new Index2D((int)Math.Clamp(tiles, 1, cap), 1), new Index2D(group.X, group.Y),
             SharedMemoryConfig.RequestDynamic<float>(L1SharedFloats(group, depth)));
-        var kernel = device.Kernel("knn.l1",
-            a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, L1Args>(L1Kernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, L1Args>(L1Kernel);
         kernel(config, q, r, d, new L1Args(m, n, dim, depth));
         device.AfterLaunch();
     }
@@ -267,8 +269,7 @@ public static partial class Knn
     private static void SelectTopKIlgpu(Device device, ArrayView<float> distances, ArrayView<float> bestD, ArrayView<int> bestI,
         ArrayView<int> exclude, TopKArgs args)
     {
-        var kernel = device.Kernel("knn.topk",
-            a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, TopKArgs>(TopKKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, TopKArgs>(TopKKernel);
         kernel(device.Config1D(args.Rows), distances, bestD, bestI, exclude, args);
         device.AfterLaunch();
     }
@@ -276,8 +277,7 @@ public static partial class Knn
     private static void VoteIlgpu(Device device, ArrayView<float> bestD, ArrayView<int> bestI, ArrayView<int> labels,
         ArrayView<int> predictions, VoteArgs args)
     {
-        var kernel = device.Kernel("knn.vote",
-            a => a.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, VoteArgs>(VoteKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, VoteArgs>(VoteKernel);
         kernel(device.Config1D(args.Rows), bestD, bestI, labels, predictions, args);
         device.AfterLaunch();
     }

@@ -9,6 +9,7 @@ public static partial class MeanSquaredError
     // over rows is uniform across the group, so the barrier inside GroupSum is safe.
     private const int SharedPerThread = 1;
 
+    [GpuKernel]
     private static void ForwardKernel(ArrayView<float> prediction, ArrayView<float> target, int rows, int cols, ArrayView<float> rowLoss)
     {
         var shared = SharedMemory.GetDynamic<float>();
@@ -26,6 +27,7 @@ public static partial class MeanSquaredError
         }
     }
 
+    [GpuKernel]
     private static void BackwardKernel(ArrayView<float> prediction, ArrayView<float> target, ArrayView<float> dprediction, float coefficient)
     {
         int stride = Grid.DimX * Group.DimX;
@@ -37,8 +39,7 @@ public static partial class MeanSquaredError
         ArrayView<float> rowLoss)
     {
         int group = Reduce.RowGroupSize(device, cols);
-        var kernel = device.Kernel("meanSquaredError.forward",
-            a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, ArrayView<float>>(ForwardKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, int, int, ArrayView<float>>(ForwardKernel);
         kernel(Reduce.RowConfig(device, rows, group, SharedPerThread), prediction, target, rows, cols, rowLoss);
         device.AfterLaunch();
     }
@@ -46,8 +47,7 @@ public static partial class MeanSquaredError
     private static void BackwardIlgpu(Device device, ArrayView<float> prediction, ArrayView<float> target, ArrayView<float> dprediction,
         float coefficient)
     {
-        var kernel = device.Kernel("meanSquaredError.backward",
-            a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, float>(BackwardKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, float>(BackwardKernel);
         kernel(device.Config1D(prediction.Length), prediction, target, dprediction, coefficient);
         device.AfterLaunch();
     }

@@ -8,6 +8,7 @@ public static partial class Optimizers
     // One kernel per rule, one launch over all parameters. The option flags in the args structs are the same for
     // every thread, so their branches never diverge. A state view an option turns off is w itself and is not touched.
 
+    [GpuKernel]
     private static void SgdKernel(ArrayView<float> w, ArrayView<float> g, ArrayView<float> buf, SgdArgs args)
     {
         int stride = Grid.DimX * Group.DimX;
@@ -19,6 +20,7 @@ public static partial class Optimizers
         }
     }
 
+    [GpuKernel]
     private static void AdagradKernel(ArrayView<float> w, ArrayView<float> g, ArrayView<float> sum, AdagradArgs args)
     {
         int stride = Grid.DimX * Group.DimX;
@@ -30,6 +32,7 @@ public static partial class Optimizers
         }
     }
 
+    [GpuKernel]
     private static void RmsPropKernel(ArrayView<float> w, ArrayView<float> g, ArrayView<float> sq, ArrayView<float> buf, ArrayView<float> gavg,
         RmsPropArgs args)
     {
@@ -44,6 +47,7 @@ public static partial class Optimizers
         }
     }
 
+    [GpuKernel]
     private static void AdamKernel(ArrayView<float> w, ArrayView<float> g, ArrayView<float> m, ArrayView<float> v, ArrayView<float> vmax,
         AdamArgs args)
     {
@@ -60,16 +64,14 @@ public static partial class Optimizers
 
     private static void SgdIlgpu(Device device, ArrayView<float> w, ArrayView<float> g, ArrayView<float> buf, SgdArgs args)
     {
-        var kernel = device.Kernel("optim.sgd",
-            a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdArgs>(SgdKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdArgs>(SgdKernel);
         kernel(device.Config1D(w.Length), w, g, buf, args);
         device.AfterLaunch();
     }
 
     private static void AdagradIlgpu(Device device, ArrayView<float> w, ArrayView<float> g, ArrayView<float> sum, AdagradArgs args)
     {
-        var kernel = device.Kernel("optim.adagrad",
-            a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, AdagradArgs>(AdagradKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, AdagradArgs>(AdagradKernel);
         kernel(device.Config1D(w.Length), w, g, sum, args);
         device.AfterLaunch();
     }
@@ -77,9 +79,7 @@ public static partial class Optimizers
     private static void RmsPropIlgpu(Device device, ArrayView<float> w, ArrayView<float> g, ArrayView<float> sq, ArrayView<float> buf,
         ArrayView<float> gavg, RmsPropArgs args)
     {
-        var kernel = device.Kernel("optim.rmsprop",
-            a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, RmsPropArgs>(
-                RmsPropKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, RmsPropArgs>(RmsPropKernel);
         kernel(device.Config1D(w.Length), w, g, sq, buf, gavg, args);
         device.AfterLaunch();
     }
@@ -87,9 +87,7 @@ public static partial class Optimizers
     private static void AdamIlgpu(Device device, ArrayView<float> w, ArrayView<float> g, ArrayView<float> m, ArrayView<float> v,
         ArrayView<float> vmax, AdamArgs args)
     {
-        var kernel = device.Kernel("optim.adam",
-            a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs>(
-                AdamKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs>(AdamKernel);
         kernel(device.Config1D(w.Length), w, g, m, v, vmax, args);
         device.AfterLaunch();
     }

@@ -6,6 +6,7 @@ namespace GpuNet.Kernels;
 public static partial class Proximal
 {
     // A grid-stride loop, one launch over the whole view: the op is memory-bound (one read, one write per weight).
+    [GpuKernel]
     private static void SoftThresholdKernel(ArrayView<float> w, float threshold)
     {
         int stride = Grid.DimX * Group.DimX;
@@ -15,7 +16,7 @@ public static partial class Proximal
 
     private static void SoftThresholdIlgpu(Device device, ArrayView<float> w, float threshold)
     {
-        var kernel = device.Kernel("proximal.soft-threshold", a => a.LoadStreamKernel<ArrayView<float>, float>(SoftThresholdKernel));
+        var kernel = device.Kernel<ArrayView<float>, float>(SoftThresholdKernel);
         kernel(device.Config1D(w.Length), w, threshold);
         device.AfterLaunch();
     }

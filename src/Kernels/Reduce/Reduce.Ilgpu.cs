@@ -132,6 +132,7 @@ public static partial class Reduce
 
     // Each thread sums a grid-stride slice, the group folds the slices in shared memory, and one thread per group adds
     // the group's total into result[0] (cleared before the launch, in stream order).
+    [GpuKernel(typeof(ValueTerm), typeof(SquareTerm))]
     private static void SumKernel<TTerm>(ArrayView<float> x, ArrayView<float> result, float scale, TTerm term)
         where TTerm : struct, IReduceTerm
     {
@@ -144,6 +145,7 @@ public static partial class Reduce
         if (Group.IdxX == 0) Atomic.Add(ref result[0], total * scale);
     }
 
+    [GpuKernel]
     private static void RowArgmaxKernel(ArrayView<float> x, int rows, int cols, ArrayView<int> result)
     {
         var shared = SharedMemory.GetDynamic<float>();
@@ -154,6 +156,7 @@ public static partial class Reduce
         }
     }
 
+    [GpuKernel]
     private static void CountCorrectKernel(ArrayView<float> logits, ArrayView<int> labels, int rows, int cols, ArrayView<int> count)
     {
         var shared = SharedMemory.GetDynamic<float>();
@@ -182,8 +185,7 @@ public static partial class Reduce
         long perGroup = (long)group * SumItemsPerThread;
         int groups = (int)Math.Clamp((x.Length + perGroup - 1) / perGroup, 1, MaxGroups(device, group));
         var config = new KernelConfig(new Index1D(groups), new Index1D(group), SharedMemoryConfig.RequestDynamic<float>(group));
-        var kernel = device.Kernel(("reduce.sum", typeof(TTerm)),
-            a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, float, TTerm>(SumKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, float, TTerm>(SumKernel);
         kernel(config, x, result, scale, term);
         device.AfterLaunch();
     }
@@ -191,8 +193,7 @@ public static partial class Reduce
     private static void RowArgmaxIlgpu(Device device, ArrayView<float> x, int rows, int cols, ArrayView<int> result)
     {
         int group = RowGroupSize(device, cols);
-        var kernel = device.Kernel("reduce.rowArgmax",
-            a => a.LoadStreamKernel<ArrayView<float>, int, int, ArrayView<int>>(RowArgmaxKernel));
+        var kernel = device.Kernel<ArrayView<float>, int, int, ArrayView<int>>(RowArgmaxKernel);
         kernel(RowConfig(device, rows, group, 2), x, rows, cols, result);
         device.AfterLaunch();
     }
@@ -203,8 +204,7 @@ public static partial class Reduce
         if (rows > 0)
         {
             int group = RowGroupSize(device, cols);
-            var kernel = device.Kernel("reduce.countCorrect",
-                a => a.LoadStreamKernel<ArrayView<float>, ArrayView<int>, int, int, ArrayView<int>>(CountCorrectKernel));
+            var kernel = device.Kernel<ArrayView<float>, ArrayView<int>, int, int, ArrayView<int>>(CountCorrectKernel);
             kernel(RowConfig(device, rows, group, 2), logits, labels, rows, cols, count);
         }
         device.AfterLaunch();

@@ -11,6 +11,7 @@ public static partial class SoftmaxCrossEntropy
     // shared memory per thread. Every loop over rows is uniform across the group, so the barriers inside are safe.
     private const int SharedPerThread = 2;
 
+    [GpuKernel]
     private static void ForwardKernel(ArrayView<float> logits, ArrayView<int> labels, int rows, int cols, ArrayView<float> rowLoss,
         ArrayView<int> correct)
     {
@@ -41,6 +42,7 @@ public static partial class SoftmaxCrossEntropy
         }
     }
 
+    [GpuKernel]
     private static void BackwardKernel(ArrayView<float> logits, ArrayView<int> labels, int rows, int cols, ArrayView<float> dlogits,
         float coefficient)
     {
@@ -64,6 +66,7 @@ public static partial class SoftmaxCrossEntropy
         }
     }
 
+    [GpuKernel]
     private static void ForwardSoftKernel(ArrayView<float> student, ArrayView<float> teacher, int rows, int cols, float temperature,
         ArrayView<float> rowLoss)
     {
@@ -92,6 +95,7 @@ public static partial class SoftmaxCrossEntropy
         }
     }
 
+    [GpuKernel]
     private static void BackwardSoftKernel(ArrayView<float> student, ArrayView<float> teacher, int rows, int cols, float temperature,
         ArrayView<float> dlogits, float coefficient)
     {
@@ -123,8 +127,7 @@ public static partial class SoftmaxCrossEntropy
     {
         correct.AsDense().MemSetToZero(device.Accelerator.DefaultStream);
         int group = Reduce.RowGroupSize(device, classes);
-        var kernel = device.Kernel("softmaxCrossEntropy.forward",
-            a => a.LoadStreamKernel<ArrayView<float>, ArrayView<int>, int, int, ArrayView<float>, ArrayView<int>>(ForwardKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<int>, int, int, ArrayView<float>, ArrayView<int>>(ForwardKernel);
         kernel(Reduce.RowConfig(device, batch, group, SharedPerThread), logits, labels, batch, classes, rowLoss, correct);
         device.AfterLaunch();
     }
@@ -133,8 +136,7 @@ public static partial class SoftmaxCrossEntropy
         ArrayView<float> dlogits, float coefficient)
     {
         int group = Reduce.RowGroupSize(device, classes);
-        var kernel = device.Kernel("softmaxCrossEntropy.backward",
-            a => a.LoadStreamKernel<ArrayView<float>, ArrayView<int>, int, int, ArrayView<float>, float>(BackwardKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<int>, int, int, ArrayView<float>, float>(BackwardKernel);
         kernel(Reduce.RowConfig(device, batch, group, SharedPerThread), logits, labels, batch, classes, dlogits, coefficient);
         device.AfterLaunch();
     }
@@ -143,8 +145,7 @@ public static partial class SoftmaxCrossEntropy
         float temperature, ArrayView<float> rowLoss)
     {
         int group = Reduce.RowGroupSize(device, classes);
-        var kernel = device.Kernel("softmaxCrossEntropy.forwardSoft",
-            a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, float, ArrayView<float>>(ForwardSoftKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, int, int, float, ArrayView<float>>(ForwardSoftKernel);
         kernel(Reduce.RowConfig(device, batch, group, SharedPerThread), student, teacher, batch, classes, temperature, rowLoss);
         device.AfterLaunch();
     }
@@ -153,8 +154,7 @@ public static partial class SoftmaxCrossEntropy
         float temperature, ArrayView<float> dlogits, float coefficient)
     {
         int group = Reduce.RowGroupSize(device, classes);
-        var kernel = device.Kernel("softmaxCrossEntropy.backwardSoft",
-            a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, float, ArrayView<float>, float>(BackwardSoftKernel));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, int, int, float, ArrayView<float>, float>(BackwardSoftKernel);
         kernel(Reduce.RowConfig(device, batch, group, SharedPerThread), student, teacher, batch, classes, temperature, dlogits, coefficient);
         device.AfterLaunch();
     }
