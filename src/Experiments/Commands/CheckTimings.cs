@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using GpuNet.Kernels;
 using GpuNet.Neighbors;
 using ILGPU;
 using ILGPU.Runtime;
@@ -95,14 +96,13 @@ internal static class CheckTimings
             log.WriteLine("launch overhead: skipped, the host engine launches no kernels");
             return;
         }
-        var kernel = device.Accelerator.LoadStreamKernel<ArrayView<int>>(EmptyKernel);
         using var sink = device.Accelerator.Allocate1D<int>(1);
-        var config = new KernelConfig(new Index1D(1), new Index1D(Math.Min(32, device.MaxGroupSize)));
-        kernel(config, sink.View);
+        void kernel() => LaunchProbe.Launch(device, sink.View);
+        kernel();
         device.Synchronize();
 
         var clock = Stopwatch.StartNew();
-        for (int i = 0; i < launches; i++) kernel(config, sink.View);
+        for (int i = 0; i < launches; i++) kernel();
         device.Synchronize();
         double queued = clock.Elapsed.TotalSeconds / launches * 1e6;
 
@@ -110,7 +110,7 @@ internal static class CheckTimings
         clock.Restart();
         for (int i = 0; i < roundTrips; i++)
         {
-            kernel(config, sink.View);
+            kernel();
             device.Synchronize();
         }
         double synced = clock.Elapsed.TotalSeconds / roundTrips * 1e6;
@@ -118,10 +118,5 @@ internal static class CheckTimings
             $"launch {device.Spec}: {queued:F2} us per queued launch, {synced:F2} us per launch + synchronize"));
         rows.Add(new TimingRow("launch", "empty kernel, queued", queued, "us", $"mean of {launches} launches back to back"));
         rows.Add(new TimingRow("launch", "empty kernel + synchronize", synced, "us", $"mean of {roundTrips} round trips"));
-    }
-
-    /// <summary>Does nothing: what is timed is the launch.</summary>
-    private static void EmptyKernel(ArrayView<int> sink)
-    {
     }
 }
