@@ -44,8 +44,8 @@ public sealed class DistillExperiment : ICourseExperiment
     public static readonly double[] Fractions = [0.01, 0.05, 0.2, 1.0];
 
     /// <summary>Every student trains for at least this many steps (batches): <c>max(MinEpochs, ceil(MinSteps / batches per
-    /// epoch))</c> epochs, so 1% of the split (9 batches) gets 178 epochs and the whole split (844 batches) 2.</summary>
-    public const int MinSteps = 1600;
+    /// epoch))</c> epochs, so 1% of the split (9 batches) gets 134 epochs and the whole split (844 batches) 2.</summary>
+    public const int MinSteps = 1200;
 
     /// <summary>The fewest epochs of a student.</summary>
     public const int MinEpochs = 2;
