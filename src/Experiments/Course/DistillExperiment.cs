@@ -227,7 +227,7 @@ public sealed class DistillExperiment : ICourseExperiment
             }
         }
 
-        // The last epoch's terms (every epoch's would make a small set's 178-epoch run's summary long for little use).
+        // The last epoch's terms (every epoch's would make a small set's 134-epoch run's summary long for little use).
         public void Record(RunOutcome outcome, RunContext context, JsonObject extras)
         {
             extras["feature_scale"] = _scale;
