@@ -101,12 +101,12 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
     }
 
     [Fact]
-    public void Combos_all_off_cell_is_the_overfit_run()
+    public void Combos_early_stopping_is_the_overfit_run_and_its_comparisons_are_paired_by_seed()
     {
         var overfit = tiny.Run("overfit");
         var combo = tiny.Run("combo");
         Assert.True(overfit.Code == 0 && combo.Code == 0, overfit.Err + combo.Err);
-        // The all-off cell is the run overfit plans (same key, same hash), so `run all` fits it once for both.
+        // Early stopping is the run overfit plans (same key, same hash), so `run all` fits it once for both.
         static string Hash(string dir) => Json(Path.Combine(dir, "runs", "overfit-s42"), "config.json")["hash"]!.GetValue<string>();
         Assert.Equal(Hash(overfit.Dir), Hash(combo.Dir));
         // The rows of one run and seed without the run's name and seed.
@@ -117,10 +117,28 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
         Assert.NotEmpty(expected);
         Assert.Equal(expected, Rows(combo.Dir, "overfit", 42));
         var summary = Json(combo.Dir, "summary.json");
-        Assert.Equal(Json(overfit.Dir, "summary.json")["peak_test_accuracy"]!.GetValue<double>(), summary["overfit"]!["peak_test_accuracy"]!.GetValue<double>());
-        Assert.Equal(summary["test_accuracy"]!.GetValue<double>() - summary["overfit"]!["peak_test_accuracy"]!.GetValue<double>(),
-            summary["gain_over_overfit_peak"]!["values"]![0]!.GetValue<double>());
+        Assert.Equal(Json(overfit.Dir, "summary.json")["test_accuracy"]!.GetValue<double>(),
+            summary["early_stopping"]!["test_accuracy"]!["values"]![0]!.GetValue<double>());
+        // 3 overfit runs, 6 singles, 8 triples and 3 pairs on seed 42, the chosen combination and the best single cure on 43 and 44.
         Assert.Equal(24, summary["runs"]!.GetValue<int>());
+        Assert.Equal(17, summary["search"]!.AsArray().Count);
+        foreach (string key in new[] { "chosen_vs_best_single", "chosen_vs_early_stopping", "best_single_vs_early_stopping" })
+            AssertVerdictFitsInterval(summary[key]!, summary[key + "_verdict"]!.GetValue<string>(), key);
+        // The chosen combination has the highest validation accuracy of the triples and pairs, the best single cure of the singles.
+        var search = summary["search"]!.AsArray();
+        double Top(Func<string, bool> stage) => search.Where(r => stage(r!["stage"]!.GetValue<string>())).Max(r => r!["validation_accuracy"]!.GetValue<double>());
+        string Label(string key) => summary[key]!["label"]!.GetValue<string>();
+        double Validation(string label) => search.First(r => r!["label"]!.GetValue<string>() == label)!["validation_accuracy"]!.GetValue<double>();
+        Assert.Equal(Top(s => s != "single"), Validation(Label("chosen")));
+        Assert.Equal(Top(s => s == "single"), Validation(Label("best_single")));
+        // The later seeds' chosen runs train what the first seed's search chose.
+        var choice = Json(Path.Combine(combo.Dir, "runs", "combo-chosen-s43"), "chosen.json");
+        Assert.Equal(Label("chosen"), choice["label"]!.GetValue<string>());
+        Assert.Equal(summary["chosen"]!["test_accuracy"]!["values"]![1]!.GetValue<double>(),
+            Json(Path.Combine(combo.Dir, "runs", "combo-chosen-s43"), "summary.json")["test_accuracy"]!.GetValue<double>());
+        // The searched runs measure the test set for the selected epoch only.
+        Assert.All(File.ReadAllLines(Path.Combine(combo.Dir, "metrics.csv")).Skip(1).Where(r => r.StartsWith("combo-", StringComparison.Ordinal)),
+            r => Assert.EndsWith("NaN,NaN", r));
     }
 
     // The verdict word a paired difference's interval allows.
@@ -135,7 +153,6 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
     [Theory]
     [InlineData("mlp", 1)]
     [InlineData("regularize", 7)]
-    [InlineData("combo", 8)]
     public void Quick_run_with_two_seeds_writes_a_run_folder_per_configuration_and_seed_and_intervals(string name, int configurations)
     {
         var run = tiny.Run(name, seeds: 2);
@@ -168,13 +185,6 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
                     Assert.Equal(2, versus["test_accuracy_difference"]!["n"]!.GetValue<int>());
                 }
                 Assert.Contains("Paired by seed", report);
-                break;
-            case "combo":
-                AssertVerdictFitsInterval(summary["gain_over_overfit_selected"]!, summary["verdict_over_overfit_selected"]!.GetValue<string>(), "chosen");
-                AssertVerdictFitsInterval(summary["gain_over_overfit_peak"]!, summary["verdict_over_overfit_peak"]!.GetValue<string>(), "chosen vs peak");
-                foreach (var r in summary["ranking"]!.AsArray())
-                    AssertVerdictFitsInterval(r!["test_accuracy_vs_overfit"]!, r["verdict_vs_overfit"]!.GetValue<string>(), r["label"]!.GetValue<string>());
-                Assert.Equal(16, summary["runs"]!.GetValue<int>());
                 break;
         }
     }
@@ -313,88 +323,70 @@ public sealed partial class ExperimentRunTests(TinyFashion tiny) : IClassFixture
     }
 
     [Fact]
-    public void Distill_compares_teacher_student_and_distilled_students_over_three_seeds()
+    public void Distill_compares_four_students_at_four_labelled_set_sizes_with_one_teacher_per_seed()
     {
         var run = tiny.Run("distill");
         Assert.True(run.Code == 0, run.Err);
         var summary = Json(run.Dir, "summary.json");
-        var models = summary["models"]!.AsObject();
-        Assert.Equal(["teacher", "student", "feature", "feature+soft"], models.Select(p => p.Key));
-        long teacherParams = models["teacher"]!["parameters"]!.GetValue<long>();
-        Assert.Equal(784L * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10, teacherParams);
-        foreach (string key in new[] { "teacher", "student", "feature", "feature+soft" })
+        Assert.Equal(784L * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10, summary["teacher"]!["parameters"]!.GetValue<long>());
+        // The student's count excludes the training-only projection.
+        Assert.Equal(784L * 32 + 32 + 32 * 10 + 10, summary["student_parameters"]!.GetValue<long>());
+        Assert.Equal(32L * 128 + 128, summary["projection_parameters"]!.GetValue<long>());
+        var sizes = summary["sizes"]!.AsArray();
+        Assert.Equal([0.01, 0.05, 0.2, 1.0], sizes.Select(s => s!["fraction"]!.GetValue<double>()));
+        // The tiny data's split is 400 - 40 validation images = 360: 1% (4) raised to the minimum of 10, then 18, 72 and 360.
+        Assert.Equal([10, 18, 72, 360], sizes.Select(s => s!["labelled_images"]!.GetValue<int>()));
+        foreach (var size in sizes)
         {
-            var m = models[key]!;
-            var accuracy = m["test_accuracy"]!;
-            var values = accuracy["values"]!.AsArray().Select(a => a!.GetValue<double>()).ToArray();
-            Assert.Equal([42, 43, 44], accuracy["seeds"]!.AsArray().Select(a => a!.GetValue<int>()));
-            Assert.All(values, a => Assert.InRange(a, 0, 1));
-            Assert.Equal(values.Average(), accuracy["mean"]!.GetValue<double>(), 12);
-            Assert.True(accuracy["std"]!.GetValue<double>() >= 0);
-            Assert.Equal(2, accuracy["ci95"]!.AsArray().Count);
-            // Wall times stay out of the summary.
-            Assert.Null(m["microseconds_per_image"]);
-            if (key == "teacher") continue;
-            // The student's count excludes the training-only projection.
-            Assert.Equal(784L * 32 + 32 + 32 * 10 + 10, m["parameters"]!.GetValue<long>());
+            var alone = size!["student"]!["test_accuracy"]!;
+            Assert.Equal([42, 43, 44], alone["seeds"]!.AsArray().Select(a => a!.GetValue<int>()));
+            foreach (string key in new[] { "feature", "soft", "feature+soft" })
+            {
+                var m = size[key]!;
+                var gain = m["gain_over_student_alone"]!;
+                Assert.Equal(m["test_accuracy"]!["mean"]!.GetValue<double>() - alone["mean"]!.GetValue<double>(), gain["mean"]!.GetValue<double>(), 12);
+                AssertVerdictFitsInterval(gain, m["verdict"]!.GetValue<string>(), key);
+            }
         }
-        Assert.Equal(32L * 512 + 512, summary["projection_parameters"]!.GetValue<long>());
-        foreach (string key in new[] { "feature", "feature+soft" })
-        {
-            var gain = summary["gain_over_student_alone"]![key]!["test_accuracy"]!;
-            Assert.Equal(models[key]!["test_accuracy"]!["mean"]!.GetValue<double>() - models["student"]!["test_accuracy"]!["mean"]!.GetValue<double>(),
-                gain["mean"]!.GetValue<double>(), 12);
-            Assert.Equal(3, gain["values"]!.AsArray().Count);
-            Assert.All(models[key]!["final_feature_loss"]!["values"]!.AsArray(), v => Assert.True(v!.GetValue<double>() > 0));
-        }
-        Assert.All(models["feature+soft"]!["final_soft_loss"]!["values"]!.AsArray(), v => Assert.True(v!.GetValue<double>() > 0));
-        // The reported model (and checkpoint) is the features-distilled student of the first seed.
-        Assert.Equal("feature-s42", summary["reported"]!.GetValue<string>());
-        Assert.Equal(models["feature"]!["test_accuracy"]!["values"]![0]!.GetValue<double>(), summary["test_accuracy"]!.GetValue<double>());
-        // Every run's inference time is in timing.json.
+        // "helps" lists exactly the (method, size) pairs whose verdict is a gain.
+        var gains = sizes.SelectMany(s => new[] { "feature", "soft", "feature+soft" }.Where(k => s![k]!["verdict"]!.GetValue<string>() == "a gain")).Count();
+        Assert.Equal(gains == 0, summary["helps"]!.GetValue<string>().Length == 0);
+        // The reported model (and checkpoint) is the features + soft targets student of the first seed on the smallest set.
+        Assert.Equal("feature-soft-1pct-s42", summary["reported"]!.GetValue<string>());
+        Assert.Equal(sizes[0]!["feature+soft"]!["test_accuracy"]!["values"]![0]!.GetValue<double>(), summary["test_accuracy"]!.GetValue<double>());
+        // Inference times are in timing.json (teachers and the students alone), never in the summary.
+        Assert.DoesNotContain("microseconds", summary.ToJsonString());
         var times = Json(run.Dir, "timing.json")["microseconds_per_image"]!.AsObject();
-        Assert.Equal(12, times.Count);
+        Assert.Equal(3 + 3 * 4, times.Count);
         Assert.All(times, t => Assert.True(t.Value!.GetValue<double>() > 0, t.Key));
-        // metrics.csv: three teacher and nine student runs; loss_terms.csv: the six distilled runs.
+        // metrics.csv: three teachers and 48 students.
         var runs = File.ReadAllLines(Path.Combine(run.Dir, "metrics.csv")).Skip(1).Select(r => string.Join(",", r.Split(',')[..2])).Distinct().ToList();
-        Assert.Equal(12, runs.Count);
-        var terms = File.ReadAllLines(Path.Combine(run.Dir, "loss_terms.csv"));
-        Assert.Equal("run,seed,epoch,feature_mse,feature_loss,soft_loss", terms[0]);
-        Assert.Equal(6, terms.Skip(1).Select(r => string.Join(",", r.Split(',')[..2])).Distinct().Count());
+        Assert.Equal(3 + 48, runs.Count);
         string report = File.ReadAllText(Path.Combine(run.Dir, "report.md"));
-        Assert.Contains("| teacher |", report);
-        Assert.Contains("µs / image", report);
+        Assert.Contains("µs", report);
+        Assert.Contains("| 10 images (1%) |", report);
     }
 
     [Fact]
-    public void Distill_with_two_seeds_fits_a_teacher_and_three_students_per_seed_and_calls_a_difference_only_by_its_interval()
+    public void Distill_students_name_their_seeds_teacher_and_get_more_epochs_on_smaller_sets()
     {
+        Assert.Equal(134, GpuNet.Experiments.DistillExperiment.StudentEpochs(540));
+        Assert.Equal(2, GpuNet.Experiments.DistillExperiment.StudentEpochs(54000));
+        Assert.True(GpuNet.Experiments.DistillExperiment.StudentEpochs(2700) * 43 >= GpuNet.Experiments.DistillExperiment.MinSteps);
         var run = tiny.Run("distill", seeds: 2);
         Assert.True(run.Code == 0, run.Err + run.Out);
         foreach (int seed in new[] { 42, 43 })
-            foreach (string key in new[] { "teacher", "student", "feature", "feature-soft" })
+            foreach (string key in new[] { "teacher", "student-1pct", "feature-5pct", "soft-20pct", "feature-soft-100pct" })
                 Assert.True(File.Exists(Path.Combine(run.Dir, "runs", $"{key}-s{seed}", "summary.json")), $"{key}-s{seed}");
         // A distilled student names its seed's teacher in its identity, so a changed teacher refits it.
-        var identity = Json(Path.Combine(run.Dir, "runs", "feature-s43"), "config.json")["identity"]!["extra"]!;
+        var identity = Json(Path.Combine(run.Dir, "runs", "soft-5pct-s43"), "config.json")["identity"]!["extra"]!;
         Assert.Equal("teacher-s43", identity["teacher_run"]!.GetValue<string>());
         Assert.Equal(43, identity["teacher"]!["seed"]!.GetValue<int>());
-
-        var summary = Json(run.Dir, "summary.json");
-        string report = File.ReadAllText(Path.Combine(run.Dir, "report.md"));
-        foreach (string key in new[] { "feature", "feature+soft" })
-        {
-            var gain = summary["gain_over_student_alone"]![key]!;
-            var interval = gain["test_accuracy"]!["ci95"]!.AsArray().Select(v => v!.GetValue<double>()).ToArray();
-            Assert.Equal(2, interval.Length);
-            Assert.Equal([42, 43], gain["test_accuracy"]!["seeds"]!.AsArray().Select(s => s!.GetValue<int>()));
-            string expected = interval[0] > 0 ? "a gain" : interval[1] < 0 ? "a loss" : "within noise";
-            string verdict = gain["verdict"]!.GetValue<string>();
-            Assert.Equal(expected, verdict);
-            string label = key == "feature" ? "distilled: features" : "distilled: features + soft targets";
-            var line = report.Split('\n').Single(l => l.StartsWith($"- **{label}** minus student alone", StringComparison.Ordinal));
-            Assert.Contains("95% CI", line);
-            Assert.Contains(verdict, line);
-        }
+        // The four students of a seed and size share their labelled images; the sizes and seeds differ.
+        string Digest(string key) => Json(Path.Combine(run.Dir, "runs", key), "config.json")["identity"]!["train_indices_sha256"]!.GetValue<string>();
+        Assert.Equal(Digest("student-5pct-s42"), Digest("feature-soft-5pct-s42"));
+        Assert.NotEqual(Digest("student-5pct-s42"), Digest("student-20pct-s42"));
+        Assert.NotEqual(Digest("student-5pct-s42"), Digest("student-5pct-s43"));
     }
 
     [Theory]

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json.Nodes;
 using GpuNet.Experiments.Engine;
 using GpuNet.Experiments.Reporting;
@@ -9,320 +8,319 @@ using GpuNet.Nn;
 namespace GpuNet.Experiments;
 
 /// <summary>
-/// <c>gpunet run combo</c>: every combination of augmentation, an L2 penalty and dropout on the <see cref="OverfitSetup"/>,
-/// each with every seed (8 cells x 3 seeds = 24 runs by default), ranked by mean validation accuracy; the best one's test
-/// accuracy is compared, paired by seed, with the overfitting run's, which is the grid's all-off cell (<c>overfit</c>'s
-/// own runs, shared).
+/// <c>gpunet run combo</c>: augmentation, an L2 penalty and dropout on the <see cref="OverfitSetup"/>, alone and stacked, each
+/// at two strengths, trained with a cosine learning-rate schedule for long enough that stacked cures can still fit. A
+/// coarse-to-fine search on the first seed (every cure alone at both strengths, all three together at every mix of
+/// strengths, then the three pairs left when one cure is dropped from the best triple) chooses, by validation accuracy, the
+/// best combination and the best single cure; both are then trained with the other seeds and compared, paired by seed, with
+/// each other and with early stopping of the overfitting run (<c>overfit</c>'s own runs, shared).
 /// </summary>
 public sealed class ComboExperiment : ICourseExperiment
 {
-    /// <summary>The augmentation levels: none, and <see cref="OverfitSetup.Augmentation"/>.</summary>
-    public static readonly string[] Augmentations = ["none", OverfitSetup.Augmentation];
+    /// <summary>The augmentation strengths (off, weak, strong): two transforms, a shift and a rotation, at two strengths.</summary>
+    public static readonly string[] Augmentations = ["none", OverfitSetup.Augmentation, "shift:2,rot:10"];
 
-    /// <summary>The penalties: none, and the L2 strength picked for this grid from <c>regularize</c>'s L2 runs when the grid
-    /// was set up (by validation accuracy, one seed).</summary>
-    public static readonly Regularization[] Penalties = [Regularization.None, new(L2: 1e-2)];
+    /// <summary>The L2 strengths (off, weak, strong), PyTorch's <c>weight_decay</c>.</summary>
+    public static readonly double[] L2Strengths = [0, 1e-3, 1e-2];
 
-    /// <summary>The dropout levels (after each hidden layer).</summary>
-    public static readonly float[] Dropouts = [0f, 0.3f];
+    /// <summary>The dropout strengths (off, weak, strong), after each hidden layer.</summary>
+    public static readonly float[] Dropouts = [0f, 0.2f, 0.5f];
 
-    /// <summary>The all-off cell's name: it is the <c>overfit</c> run, so every experiment of the setup shares it.</summary>
+    /// <summary>SGD's peak learning rate, annealed to 0 by a cosine (momentum <see cref="OverfitSetup.Momentum"/>).</summary>
+    public const double LearningRate = 0.02;
+
+    /// <summary>Epochs of every searched run: 1,280 steps of 64 on the 2,000 images.</summary>
+    public const int Epochs = 40;
+
+    /// <summary>Early stopping's run: <c>overfit</c>'s, shared (its restored model is its best-validation epoch).</summary>
     public const string Baseline = "overfit";
+
+    /// <summary>The final runs' names (seeds after the first).</summary>
+    public const string ChosenName = "combo-chosen", SingleName = "combo-best-single";
 
     /// <inheritdoc />
     public string Name => "combo";
 
     /// <inheritdoc />
-    public string Summary => "A grid over augmentation x L2 x dropout on the overfitting setup, chosen by validation accuracy.";
+    public string Summary => "Augmentation, L2 and dropout at two strengths each, alone and stacked, on the overfitting setup: a search by validation, then the best combination against the best single cure and early stopping, paired by seed.";
 
     /// <inheritdoc />
     public string KeyNumbers(JsonObject summary) =>
-        $"chosen {Summaries.Text(summary, "chosen.label")}: test accuracy {Summaries.MeanWithInterval(summary, "chosen.test_accuracy", RunFiles.Pct)}, " +
-        $"{Summaries.MeanWithInterval(summary, "gain_over_overfit_selected", RunFiles.Points)} vs overfit's selected model " +
-        $"({Summaries.Text(summary, "verdict_over_overfit_selected")})";
+        $"chosen {Summaries.Text(summary, "chosen.label")}: test accuracy {Summaries.MeanWithInterval(summary, "chosen.test_accuracy", RunFiles.Pct)}; " +
+        $"vs best single cure ({Summaries.Text(summary, "best_single.label")}) {Summaries.MeanWithInterval(summary, "chosen_vs_best_single", RunFiles.Points)} " +
+        $"({Summaries.Text(summary, "chosen_vs_best_single_verdict")}); vs early stopping {Summaries.MeanWithInterval(summary, "chosen_vs_early_stopping", RunFiles.Points)} " +
+        $"({Summaries.Text(summary, "chosen_vs_early_stopping_verdict")})";
 
-    /// <summary>Seeds by default: the report compares the combinations, which needs an interval.</summary>
+    /// <summary>Seeds by default: the final comparisons need an interval.</summary>
     public int DefaultSeeds => 3;
 
-    /// <summary>One cell of the grid.</summary>
-    private sealed record Setting(string Augment, Regularization Penalty, float Dropout)
+    /// <summary>One setting: each cure's strength, 0 (off), 1 (weak) or 2 (strong).</summary>
+    public sealed record Setting(int Augment, int Penalty, int Dropout)
     {
-        public bool Augmented => Augment != "none";
+        /// <summary>How many cures are on.</summary>
+        public int Cures => (Augment > 0 ? 1 : 0) + (Penalty > 0 ? 1 : 0) + (Dropout > 0 ? 1 : 0);
 
-        public bool Penalised => Penalty.IsActive;
+        /// <summary>The run's name.</summary>
+        public string Name => $"combo-a{Augment}-l{Penalty}-d{Dropout}";
 
-        public bool Dropped => Dropout > 0;
+        /// <summary>The augmentation spec.</summary>
+        public string AugmentSpec => Augmentations[Augment];
 
-        public int Cures => (Augmented ? 1 : 0) + (Penalised ? 1 : 0) + (Dropped ? 1 : 0);
+        /// <summary>The penalty.</summary>
+        public Regularization Regularization => Penalty == 0 ? Regularization.None : new Regularization(L2: L2Strengths[Penalty]);
 
-        public string Name => Cures == 0 ? Baseline
-            : string.Create(CultureInfo.InvariantCulture, $"aug={(Augmented ? "on" : "none")} reg={Penalty} dropout={Dropout:0.##}");
+        /// <summary>The drop probability.</summary>
+        public float DropoutRate => Dropouts[Dropout];
 
-        public string Label => string.Join(" + ", new[] { Augmented ? "augment" : null, Penalised ? Penalty.ToString() : null,
-            Dropped ? string.Create(CultureInfo.InvariantCulture, $"dropout {Dropout:0.##}") : null }.Where(s => s is not null)) is { Length: > 0 } s ? s : "nothing (overfit)";
+        /// <summary>In words, for example <c>augment shift:1,rot:5 + L2 1e-2 + dropout 0.5</c>.</summary>
+        public string Label => Cures == 0 ? "no cure" : string.Join(" + ", new[]
+        {
+            Augment > 0 ? $"augment {AugmentSpec}" : null,
+            Penalty > 0 ? $"L2 {RunFiles.Strength(L2Strengths[Penalty])}" : null,
+            Dropout > 0 ? string.Create(CultureInfo.InvariantCulture, $"dropout {DropoutRate:0.##}") : null,
+        }.Where(s => s is not null));
+
+        /// <summary>The same with cure <paramref name="cure"/> (0 augmentation, 1 L2, 2 dropout) off.</summary>
+        public Setting Without(int cure) => cure switch { 0 => this with { Augment = 0 }, 1 => this with { Penalty = 0 }, _ => this with { Dropout = 0 } };
+
+        /// <summary>The setting a configuration was made from.</summary>
+        /// <exception cref="InvalidDataException">A value that is none of the searched strengths.</exception>
+        public static Setting Of(TrainingConfig c)
+        {
+            int a = Array.IndexOf(Augmentations, c.Augment), l = Array.IndexOf(L2Strengths, c.Regularization.L2), d = Array.IndexOf(Dropouts, c.Model.Dropout);
+            if (a < 0 || l < 0 || d < 0) throw new InvalidDataException($"run {c.Name} is not one of combo's settings.");
+            return new Setting(a, l, d);
+        }
     }
 
-    private static readonly Setting[] Grid = [.. from a in Augmentations from p in Penalties from d in Dropouts select new Setting(a, p, d)];
+    /// <summary>The cures' names, in the order <see cref="Setting.Without"/> numbers them.</summary>
+    public static readonly string[] CureNames = ["augmentation", "L2", "dropout"];
+
+    /// <summary>Every cure alone at both strengths (6).</summary>
+    public static readonly Setting[] Singles =
+        [new(1, 0, 0), new(2, 0, 0), new(0, 1, 0), new(0, 2, 0), new(0, 0, 1), new(0, 0, 2)];
+
+    /// <summary>All three cures together at every mix of strengths (8).</summary>
+    public static readonly Setting[] Triples = [.. from a in new[] { 1, 2 } from l in new[] { 1, 2 } from d in new[] { 1, 2 } select new Setting(a, l, d)];
+
+    /// <summary>A searched run: the setup with <paramref name="setting"/>, the cosine schedule and <see cref="Epochs"/>; the test set
+    /// is measured only for the selected epoch (the search needs no test curve).</summary>
+    private static TrainingPlan Make(ExperimentContext context, Setting setting, int seed, string name)
+    {
+        var config = OverfitSetup.Config(context, seed, name, setting.AugmentSpec, setting.Regularization, setting.DropoutRate) with
+        {
+            LearningRate = LearningRate,
+            Cosine = true,
+            Epochs = context.Epochs(Epochs, OverfitSetup.QuickEpochs),
+            TestEveryEpoch = false,
+        };
+        return OverfitSetup.Plan(config, $"{name}: {setting.Label}");
+    }
+
+    /// <summary>The order of the search: highest validation accuracy of the selected epoch, then lowest validation loss, then the
+    /// order given.</summary>
+    public static IReadOnlyList<TrainedRun> Rank(IReadOnlyList<TrainedRun> runs) =>
+        runs.Select((r, i) => (r, i)).OrderByDescending(x => x.r.Best.ValidationAccuracy).ThenBy(x => x.r.Best.ValidationLoss)
+            .ThenBy(x => x.i).Select(x => x.r).ToList();
+
+    /// <summary>The search's runs and the final ones, by role.</summary>
+    private sealed record Sweep(int SearchSeed, List<TrainingPlan> Singles, List<TrainingPlan> Triples, List<ChosenRun> Pairs,
+        List<ChosenRun> Chosen, List<ChosenRun> BestSingle, List<TrainingPlan> Overfit);
+
+    private static Sweep Build(ExperimentContext context)
+    {
+        int s0 = context.Seed;
+        var singles = Singles.Select(s => Make(context, s, s0, s.Name)).ToList();
+        var triples = Triples.Select(s => Make(context, s, s0, s.Name)).ToList();
+        ChosenRun Chosen(string name, int seed, IReadOnlyList<PlannedRun> from, string rule, Func<Setting, Setting> change) =>
+            new(name, seed, from, rule, change, (s, sd, n) => Make(context, s, sd, n), Setting.Of(triples[0].Config));
+        var pairs = Enumerable.Range(0, 3).Select(k => Chosen($"combo-best-triple-without-{CureNames[k].ToLowerInvariant()}", s0, triples,
+            $"the best of the triples, without {CureNames[k]}", s => s.Without(k))).ToList();
+        var combinations = new List<PlannedRun>([.. triples, .. pairs]);
+        var later = context.Seeds.Skip(1).ToList();
+        return new Sweep(s0, singles, triples, pairs,
+            later.Select(seed => Chosen(ChosenName, seed, combinations, "the best combination (triples and pairs)", s => s)).ToList(),
+            later.Select(seed => Chosen(SingleName, seed, singles, "the best single cure", s => s)).ToList(),
+            context.Seeds.Select(seed => OverfitSetup.Plan(OverfitSetup.Config(context, seed, Baseline))).ToList());
+    }
 
     /// <inheritdoc />
-    public IReadOnlyList<PlannedRun> Plan(ExperimentContext context) =>
-        Grid.SelectMany(s => context.Seeds.Select(seed => (PlannedRun)OverfitSetup.Plan(s.Cures == 0
-            ? OverfitSetup.Config(context, seed, Baseline)
-            : OverfitSetup.Config(context, seed, s.Name, s.Augment, s.Penalty, s.Dropout)))).ToList();
-
-    /// <summary>A cell's runs (one per seed, in seed order) and their figures over seeds.</summary>
-    private sealed class Cell
+    public IReadOnlyList<PlannedRun> Plan(ExperimentContext context)
     {
-        public Cell(Setting setting, IReadOnlyList<TrainedRun> runs)
-        {
-            Setting = setting;
-            Runs = runs;
-            var seeds = runs.Select(r => r.Seed).ToList();
-            Validation = Estimate.Of(seeds, runs.Select(r => r.Best.ValidationAccuracy));
-            ValidationLoss = Estimate.Of(seeds, runs.Select(r => r.Best.ValidationLoss));
-            Test = Estimate.Of(seeds, runs.Select(r => r.TestAccuracy));
-            TestLoss = Estimate.Of(seeds, runs.Select(r => r.TestLoss));
-            Peak = Estimate.Of(seeds, runs.Select(r => r.PeakTestAccuracy));
-            FinalTrainAccuracy = Estimate.Of(seeds, runs.Select(r => r.Result.History[^1].TrainAccuracy));
-        }
-
-        public Setting Setting { get; }
-        public string Label => Setting.Label;
-        public IReadOnlyList<TrainedRun> Runs { get; }
-        public TrainedRun First => Runs[0];
-        public Estimate Validation { get; }
-        public Estimate ValidationLoss { get; }
-        public Estimate Test { get; }
-        public Estimate TestLoss { get; }
-        public Estimate Peak { get; }
-        public Estimate FinalTrainAccuracy { get; }
+        var sweep = Build(context);
+        return [.. sweep.Overfit, .. sweep.Singles, .. sweep.Triples, .. sweep.Pairs, .. sweep.Chosen, .. sweep.BestSingle];
     }
 
-    /// <summary>What one factor does, paired by seed: switched on alone (against the all-off cell), and on average over the
-    /// other factors' settings (per seed, the mean of the cells with it on minus the mean of those without). Accuracy
-    /// differences as fractions.</summary>
-    private sealed record Effect(string Factor, Estimate AloneValidation, Estimate AloneTest, Estimate AverageValidation, Estimate AverageTest);
+    /// <summary>
+    /// A run whose setting is chosen from other runs' results: it requires <c>from</c> (fitting those not yet fitted), ranks
+    /// them by <see cref="Rank"/>, changes the winner's setting by <c>change</c> and trains that with its own seed. Its
+    /// identity names the candidates (their identities decide the winner) and what would be trained, so it is refitted when
+    /// either changes; <c>chosen.json</c> in its folder says what was chosen, so it reads back as a <see cref="TrainedRun"/>.
+    /// With <c>--shard</c>, a shard that reaches such a run before another shard finished its candidates fits them itself.
+    /// </summary>
+    private sealed class ChosenRun(string name, int seed, IReadOnlyList<PlannedRun> from, string rule, Func<Setting, Setting> change,
+        Func<Setting, int, string, TrainingPlan> make, Setting example) : PlannedRun(name, seed)
+    {
+        private const string ChoiceFile = "chosen.json";
+
+        public override JsonObject Identity() => new()
+        {
+            ["chosen"] = rule + ", by validation accuracy, then validation loss",
+            ["from"] = new JsonArray(from.Select(r => (JsonNode)new JsonObject { ["run"] = r.Key, ["identity"] = r.Identity() }).ToArray()),
+            // What would be trained, for one setting: the schedule, epochs and data of the runs this one trains.
+            ["trains_like"] = make(example, Seed, Name).Identity(),
+        };
+
+        public override void Fit(RunContext context)
+        {
+            var candidates = from.Select(r => (TrainedRun)context.Require(r)).ToList();
+            var winner = Rank(candidates)[0];
+            var setting = change(Setting.Of(winner.Config));
+            context.Folder.WriteJson(ChoiceFile, new JsonObject
+            {
+                ["winner"] = winner.Plan.Key,
+                ["augment"] = setting.Augment,
+                ["penalty"] = setting.Penalty,
+                ["dropout"] = setting.Dropout,
+                ["label"] = setting.Label,
+            });
+            make(setting, Seed, Name).Fit(context);
+        }
+
+        public override FinishedRun Read(string directory)
+        {
+            var o = RunStore.ReadObject(Path.Combine(directory, ChoiceFile));
+            var setting = new Setting(o["augment"]!.GetValue<int>(), o["penalty"]!.GetValue<int>(), o["dropout"]!.GetValue<int>());
+            return new TrainedRun(make(setting, Seed, Name), directory);
+        }
+    }
 
     /// <inheritdoc />
     public void Analyse(ExperimentContext context, RunSet runs)
     {
-        var cells = Grid.Select(s => new Cell(s, runs.Trained(s.Name))).ToList();
-        var folder = context.Folder;
-        // Mean validation accuracy decides; the mean validation loss breaks ties, then the grid order.
-        var ranked = cells.Select((c, i) => (c, i)).OrderByDescending(x => x.c.Validation.Mean).ThenBy(x => x.c.ValidationLoss.Mean)
-            .ThenBy(x => x.i).Select(x => x.c).ToList();
-        var chosen = ranked[0];
-        var baseline = cells.First(c => c.Setting.Cures == 0);
-        var versus = cells.ToDictionary(c => c, c => Estimate.Paired(c.Test, baseline.Test));
-        var overPeak = Estimate.Paired(chosen.Test, baseline.Peak);
-        var effects = Effects(cells, baseline);
+        var sweep = Build(context);
+        TrainedRun Get(PlannedRun p) => runs.Trained(p.Name, p.Seed);
+        var singles = sweep.Singles.Select(Get).ToList();
+        var triples = sweep.Triples.Select(Get).ToList();
+        var pairs = sweep.Pairs.Select(Get).ToList();
+        var combinations = triples.Concat(pairs).ToList();
+        var chosenFirst = Rank(combinations)[0];
+        var singleFirst = Rank(singles)[0];
+        var chosenRuns = new List<TrainedRun> { chosenFirst }.Concat(sweep.Chosen.Select(Get)).ToList();
+        var singleRuns = new List<TrainedRun> { singleFirst }.Concat(sweep.BestSingle.Select(Get)).ToList();
+        var overfit = sweep.Overfit.Select(Get).ToList();
+        var bestTriple = Rank(triples)[0];
+        var strongest = triples.First(r => Setting.Of(r.Config) == new Setting(2, 2, 2));
 
-        var settings = OverfitSetup.Settings(baseline.First.Config);
-        settings["grid"] = new JsonObject
+        Candidate Row(TrainedRun r, string stage) => new(Setting.Of(r.Config).Label, stage, r.Best.ValidationAccuracy, r.Best.ValidationLoss,
+            r.Result.History[^1].TrainAccuracy, r.TestAccuracy, r.Result.BestEpoch);
+        var search = new List<Candidate>();
+        search.AddRange(singles.Select(r => Row(r, "single")));
+        search.AddRange(triples.Select(r => Row(r, "triple")));
+        search.AddRange(pairs.Select(r => Row(r, "pair")));
+        var seeds = overfit.Select(r => r.Seed).ToList();
+        Estimate Test(IEnumerable<TrainedRun> rs) => new(rs.Select(r => (r.Seed, r.TestAccuracy)));
+        Estimate FinalTrain(IEnumerable<TrainedRun> rs) => new(rs.Select(r => (r.Seed, r.Result.History[^1].TrainAccuracy)));
+        var c = overfit[0].Config;
+        var results = new ComboResults(
+            Search: search,
+            SearchSeed: sweep.SearchSeed,
+            Seeds: seeds,
+            Chosen: Setting.Of(chosenFirst.Config).Label,
+            BestSingle: Setting.Of(singleFirst.Config).Label,
+            BestTriple: Setting.Of(bestTriple.Config).Label,
+            ChosenIsPair: pairs.Contains(chosenFirst),
+            ChosenTest: Test(chosenRuns),
+            BestSingleTest: Test(singleRuns),
+            EarlyStoppingTest: Test(overfit),
+            ChosenFinalTrain: FinalTrain(chosenRuns),
+            BestSingleFinalTrain: FinalTrain(singleRuns),
+            StrongestFinalTrain: strongest.Result.History[^1].TrainAccuracy,
+            OverfitFinalTrain: FinalTrain(overfit),
+            OverfitBestEpoch: overfit.Average(r => r.Result.BestEpoch),
+            Epochs: chosenFirst.Config.Epochs,
+            OverfitEpochs: c.Epochs,
+            LearningRate: LearningRate,
+            Momentum: chosenFirst.Config.Momentum,
+            TrainImages: c.Train.Length,
+            ValidationImages: c.Validation.Length,
+            TestImages: overfit[0].TestCount,
+            Setup: OverfitSetup.Describe(c, overfit[0].ParameterCount, overfit[0].TestCount),
+            Quick: context.Quick);
+
+        var folder = context.Folder;
+        var settings = OverfitSetup.Settings(c);
+        settings["search"] = new JsonObject
         {
             ["augment"] = new JsonArray(Augmentations.Select(a => (JsonNode)a).ToArray()),
-            ["l2"] = new JsonArray(Penalties.Select(p => (JsonNode)p.L2).ToArray()),
-            ["l1"] = new JsonArray(Penalties.Select(p => (JsonNode)p.L1).ToArray()),
+            ["l2"] = new JsonArray(L2Strengths.Select(p => (JsonNode)p).ToArray()),
             ["dropout"] = new JsonArray(Dropouts.Select(d => (JsonNode)(double)(decimal)d).ToArray()),
+            ["learning_rate"] = LearningRate,
+            ["schedule"] = "cosine",
+            ["epochs"] = chosenFirst.Config.Epochs,
+            ["search_seed"] = sweep.SearchSeed,
         };
         context.WriteConfig(settings);
-        RunFiles.WriteMetrics(folder, [.. cells.SelectMany(c => c.Runs)]);
-        string checkpoint = RunFiles.CopyCheckpoint(folder, chosen.First);
+        var all = new List<TrainedRun>([.. overfit, .. singles, .. triples, .. pairs, .. chosenRuns.Skip(1), .. singleRuns.Skip(1)]);
+        RunFiles.WriteMetrics(folder, [.. all]);
+        string checkpoint = RunFiles.CopyCheckpoint(folder, chosenFirst);
 
-        int seed = baseline.First.Seed;
-        Plots.Bars(folder.File("ranking.png"), $"mean validation accuracy of every combination over {chosen.Validation.N} seeds (chosen in red)",
-            "validation accuracy (%)", ranked.Select(c => (c.Label, c.Validation.Mean * 100, c == chosen)).ToList());
-        Plots.Lines(folder.File("loss.png"), $"the chosen combination against the overfitting run (seed {seed})", "epoch", "cross-entropy (nats)",
-            [.. RunFiles.LossCurves(baseline.First, "overfit", group: 0), .. RunFiles.LossCurves(chosen.First, "chosen", group: 1)]);
-        Plots.Lines(folder.File("accuracy.png"), $"test accuracy per epoch of every combination (seed {seed})", "epoch", "test accuracy (%)",
-            cells.Select((c, i) => new Series(c.Label, c.First.Result.History.Select(m => (double)m.Epoch).ToArray(),
-                c.First.Result.History.Select(m => m.TestAccuracy * 100).ToArray(), Group: i)).ToList(), width: 1000, height: 600,
+        var ranked = Rank([.. singles, .. triples, .. pairs]);
+        Plots.Bars(folder.File("search.png"), $"validation accuracy of every searched setting (seed {sweep.SearchSeed}; red: the chosen combination and the best single cure)",
+            "validation accuracy (%)", ranked.Select(r => (Setting.Of(r.Config).Label, r.Best.ValidationAccuracy * 100, r == chosenFirst || r == singleFirst)).ToList());
+        Series Curve(TrainedRun r, string label, bool train, int group) => new($"{label} {(train ? "train" : "validation")}",
+            r.Result.History.Select(m => (double)m.Epoch).ToArray(),
+            r.Result.History.Select(m => (train ? m.TrainAccuracy : m.ValidationAccuracy) * 100).ToArray(), Dashed: train, Group: group);
+        Plots.Lines(folder.File("curves.png"), $"training (dashed, evaluation mode) and validation accuracy per epoch (seed {sweep.SearchSeed})", "epoch", "accuracy (%)",
+            [Curve(overfit[0], "overfit", true, 0), Curve(overfit[0], "overfit", false, 0), Curve(singleFirst, "best single cure", true, 1),
+             Curve(singleFirst, "best single cure", false, 1), Curve(chosenFirst, "chosen combination", true, 2), Curve(chosenFirst, "chosen combination", false, 2),
+             Curve(strongest, "all three strong", true, 3), Curve(strongest, "all three strong", false, 3)],
             legend: ScottPlot.Alignment.LowerRight);
 
-        var summary = RunFiles.ModelSummary(chosen.First, checkpoint);
+        var summary = RunFiles.ModelSummary(chosenFirst, checkpoint);
         summary["chosen"] = new JsonObject
         {
-            ["label"] = chosen.Label,
-            ["run"] = chosen.Setting.Name,
-            ["augment"] = chosen.Setting.Augment,
-            ["l2"] = chosen.Setting.Penalty.L2,
-            ["l1"] = chosen.Setting.Penalty.L1,
-            ["dropout"] = (double)(decimal)chosen.Setting.Dropout,
-            ["validation_accuracy"] = chosen.Validation.ToJson(),
-            ["test_accuracy"] = chosen.Test.ToJson(),
+            ["label"] = results.Chosen,
+            ["run"] = chosenFirst.Plan.Key,
+            ["is_pair"] = results.ChosenIsPair,
+            ["test_accuracy"] = results.ChosenTest.ToJson(),
+            ["final_train_accuracy"] = results.ChosenFinalTrain.ToJson(),
         };
-        var overfit = RunFiles.ModelSummary(baseline.First, null);
-        overfit["over_seeds"] = new JsonObject
+        summary["best_single"] = new JsonObject
         {
-            ["test_accuracy"] = baseline.Test.ToJson(),
-            ["peak_test_accuracy"] = baseline.Peak.ToJson(),
+            ["label"] = results.BestSingle,
+            ["run"] = singleFirst.Plan.Key,
+            ["test_accuracy"] = results.BestSingleTest.ToJson(),
+            ["final_train_accuracy"] = results.BestSingleFinalTrain.ToJson(),
         };
-        summary["overfit"] = overfit;
-        summary["gain_over_overfit_selected"] = versus[chosen].ToJson();
-        summary["verdict_over_overfit_selected"] = versus[chosen].Word();
-        summary["gain_over_overfit_peak"] = overPeak.ToJson();
-        summary["verdict_over_overfit_peak"] = overPeak.Word();
-        summary["runs"] = cells.Count * chosen.Validation.N;
-        summary["ranking"] = new JsonArray(ranked.Select((c, i) => (JsonNode)new JsonObject
+        summary["early_stopping"] = new JsonObject
+        {
+            ["run"] = Baseline,
+            ["test_accuracy"] = results.EarlyStoppingTest.ToJson(),
+            ["best_epoch"] = new JsonArray(overfit.Select(r => (JsonNode)r.Result.BestEpoch).ToArray()),
+        };
+        foreach (var (key, d) in results.Comparisons())
+        {
+            summary[key] = d.ToJson();
+            summary[key + "_verdict"] = d.Word();
+        }
+        summary["search"] = new JsonArray(ranked.Select((r, i) => (JsonNode)new JsonObject
         {
             ["rank"] = i + 1,
-            ["label"] = c.Label,
-            ["run"] = c.Setting.Name,
-            ["augment"] = c.Setting.Augment,
-            ["l2"] = c.Setting.Penalty.L2,
-            ["dropout"] = (double)(decimal)c.Setting.Dropout,
-            ["validation_accuracy"] = c.Validation.ToJson(),
-            ["test_accuracy"] = c.Test.ToJson(),
-            ["test_loss"] = c.TestLoss.ToJson(),
-            ["test_accuracy_vs_overfit"] = versus[c].ToJson(),
-            ["verdict_vs_overfit"] = versus[c].Word(),
+            ["run"] = r.Plan.Key,
+            ["label"] = Setting.Of(r.Config).Label,
+            ["stage"] = search.First(x => x.Label == Setting.Of(r.Config).Label).Stage,
+            ["validation_accuracy"] = r.Best.ValidationAccuracy,
+            ["validation_loss"] = r.Best.ValidationLoss,
+            ["final_train_accuracy"] = r.Result.History[^1].TrainAccuracy,
+            ["best_epoch"] = r.Result.BestEpoch,
+            ["test_accuracy"] = r.TestAccuracy,
         }).ToArray());
-        summary["effects"] = new JsonArray(effects.Select(e => (JsonNode)new JsonObject
-        {
-            ["factor"] = e.Factor,
-            ["alone_validation"] = e.AloneValidation.ToJson(),
-            ["alone_test"] = e.AloneTest.ToJson(),
-            ["alone_test_verdict"] = e.AloneTest.Word(),
-            ["average_validation"] = e.AverageValidation.ToJson(),
-            ["average_test"] = e.AverageTest.ToJson(),
-            ["average_test_verdict"] = e.AverageTest.Word(),
-        }).ToArray());
+        summary["runs"] = all.Count;
         folder.WriteJson("summary.json", summary);
-        foreach (var (c, i) in ranked.Select((c, i) => (c, i)))
-            context.Console.WriteLine($"{i + 1,2}. {c.Label,-40} validation {RunFiles.Pct(c.Validation.Mean)}, test {c.Test.Describe(RunFiles.Pct)}");
-        context.Console.WriteLine($"chosen: {chosen.Label}, test {chosen.Test.Describe(RunFiles.Pct)}; vs overfit's selected model " +
-            $"{versus[chosen].DescribeDifference(RunFiles.Points)}; vs its best epoch {overPeak.DescribeDifference(RunFiles.Points)}");
-        context.Finish(Report(context, cells, ranked, baseline, versus, overPeak, effects));
-    }
-
-    private static List<Effect> Effects(List<Cell> cells, Cell baseline)
-    {
-        var factors = new (string Name, Func<Setting, bool> On)[]
-        {
-            ("augmentation", s => s.Augmented),
-            ("L2 penalty", s => s.Penalised),
-            ("dropout", s => s.Dropped),
-        };
-        var seeds = baseline.Test.Seeds;
-        var list = new List<Effect>();
-        foreach (var (name, on) in factors)
-        {
-            var alone = cells.First(c => on(c.Setting) && c.Setting.Cures == 1);
-            // Per seed: the mean over the cells with the factor on minus the mean over those without.
-            Estimate Average(Func<Cell, Estimate> figure) => Estimate.Of(seeds, seeds.Select((_, k) =>
-                cells.Where(c => on(c.Setting)).Average(c => figure(c).Values[k]) - cells.Where(c => !on(c.Setting)).Average(c => figure(c).Values[k])));
-            list.Add(new Effect(name, Estimate.Paired(alone.Validation, baseline.Validation), Estimate.Paired(alone.Test, baseline.Test),
-                Average(c => c.Validation), Average(c => c.Test)));
-        }
-        return list;
-    }
-
-    private static string Report(ExperimentContext run, List<Cell> cells, List<Cell> ranked, Cell baseline, Dictionary<Cell, Estimate> versus,
-        Estimate overPeak, List<Effect> effects)
-    {
-        var chosen = ranked[0];
-        var c = baseline.First.Config;
-        int n = baseline.Test.N;
-        var text = new StringBuilder();
-        text.AppendLine("# Augmentation, L2 and dropout together");
-        text.AppendLine();
-        text.AppendLine(OverfitSetup.Describe(c, baseline.First.ParameterCount, baseline.First.TestCount));
-        text.AppendLine();
-        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"The grid: augmentation ({string.Join(" or ", Augmentations.Select(a => $"`{a}`"))}) × L2 penalty " +
-            $"({string.Join(" or ", Penalties.Select(p => p.ToString()))}, the strength picked for this grid from `regularize`'s L2 runs) × dropout " +
-            $"after each hidden layer ({string.Join(" or ", Dropouts.Select(d => d.ToString("0.##", CultureInfo.InvariantCulture)))}): " +
-            $"{cells.Count} combinations, identical except for these three choices, each with {n} {(n == 1 ? "seed" : "seeds")} " +
-            $"({string.Join(", ", baseline.Test.Seeds)}; a seed draws the subset, initialisation and batch order that every combination " +
-            $"of it shares): {cells.Count * n} runs. The all-off cell is the `overfit` run itself (the same runs: in `gpunet run all` they are " +
-            $"fitted once and shared). Each run's epoch is chosen by its validation accuracy, the combinations are ranked by their mean " +
-            $"validation accuracy over seeds, and only then is the test accuracy looked at; differences are paired by seed."));
-        text.AppendLine();
-        text.AppendLine("## Result");
-        text.AppendLine();
-        text.AppendLine($"Chosen: **{chosen.Label}**, validation accuracy {chosen.Validation.Describe(RunFiles.Pct)}, " +
-            $"**test accuracy {chosen.Test.Describe(RunFiles.Pct)}**. Its validation accuracy is the highest of {cells.Count} and so flattered " +
-            "by the choice; its test accuracy was not used to choose.");
-        text.AppendLine();
-        string Conclusion(Estimate d, string what) => d.Verdict switch
-        {
-            Verdict.Gain => $"the chosen combination beats {what} beyond the noise of the seeds",
-            Verdict.Loss => $"the chosen combination is below {what} beyond the noise of the seeds",
-            Verdict.WithinNoise => $"the seeds do not tell the chosen combination from {what}",
-            _ => "with one seed there is no interval, so no verdict (run with `--seeds 3` or more)",
-        };
-        text.AppendLine(chosen == baseline
-            ? $"No cure has a higher mean validation accuracy than the overfitting run itself, so the grid chooses no cure: test accuracy {baseline.Test.Describe(RunFiles.Pct)}."
-            : $"Against the overfitting run's selected model ({baseline.Test.Describe(RunFiles.Pct)}), paired by seed: " +
-              $"**{versus[chosen].DescribeDifference(RunFiles.Points)}**; {Conclusion(versus[chosen], "it")}. Against the overfitting run's best " +
-              $"test accuracy of any epoch ({baseline.Peak.Describe(RunFiles.Pct)}, picked by looking at the test set, which flatters it): " +
-              $"{overPeak.DescribeDifference(RunFiles.Points)}; {Conclusion(overPeak, "even that")}.");
-        text.AppendLine();
-        text.AppendLine("![ranking](ranking.png)");
-        text.AppendLine();
-        text.Append(RunFiles.Table(["rank", "augmentation", "L2", "dropout", "validation acc.", "test acc.", "test acc. - overfit, paired"],
-            ranked.Select((x, i) => (IReadOnlyList<string>)[$"{i + 1}", x.Setting.Augmented ? "yes" : "no", x.Setting.Penalised ? x.Setting.Penalty.ToString() : "no",
-                x.Setting.Dropped ? x.Setting.Dropout.ToString("0.##", CultureInfo.InvariantCulture) : "no",
-                x.Validation.Describe(RunFiles.Pct), x.Test.Describe(RunFiles.Pct), x == baseline ? "" : versus[x].DescribeDifference(RunFiles.Points)]), "rllllll"));
-        text.AppendLine();
-        text.AppendLine("## Which helps most");
-        text.AppendLine();
-        text.Append(RunFiles.Table(["factor", "alone: validation", "alone: test", "on average: validation", "on average: test"],
-            effects.Select(e => (IReadOnlyList<string>)[e.Factor, e.AloneValidation.DescribeDifference(RunFiles.Points), e.AloneTest.DescribeDifference(RunFiles.Points),
-                e.AverageValidation.DescribeDifference(RunFiles.Points), e.AverageTest.DescribeDifference(RunFiles.Points)]), "lllll"));
-        text.AppendLine();
-        var most = effects.MaxBy(e => e.AverageValidation.Mean)!;
-        var mostAlone = effects.MaxBy(e => e.AloneValidation.Mean)!;
-        text.AppendLine(
-            $"\"Alone\" switches one factor on in the overfitting setup; \"on average\" compares, seed by seed, the {cells.Count / 2} combinations " +
-            $"with the factor on with the {cells.Count / 2} without it, whatever the other two are. The largest mean effect on validation accuracy " +
-            $"on average is **{most.Factor}**'s ({most.AverageValidation.DescribeDifference(RunFiles.Points)})" +
-            (mostAlone == most ? ", and alone too" : $"; alone it is {mostAlone.Factor}'s ({mostAlone.AloneValidation.DescribeDifference(RunFiles.Points)})") + ". " +
-            (n < 2 ? "" : effects.Any(e => e.AverageValidation.Verdict == Verdict.Gain)
-                ? $"On average, {string.Join(" and ", effects.Where(e => e.AverageValidation.Verdict == Verdict.Gain).Select(e => e.Factor))} raise" +
-                  $"{(effects.Count(e => e.AverageValidation.Verdict == Verdict.Gain) == 1 ? "s" : "")} the validation accuracy beyond the noise of the seeds. "
-                : "No factor raises the validation accuracy on average beyond the noise of the seeds. ") +
-            "Why they might differ: augmentation gives the network more (if correlated) data, which attacks the cause of overfitting, too few " +
-            "images for too many parameters; an L2 penalty and dropout only restrain how the network uses the little data it has: L2 keeps " +
-            "its weights small, dropout keeps it from relying on any single unit.");
-        text.AppendLine();
-        text.AppendLine(AddUp(cells, ranked, baseline, c.Epochs));
-        text.AppendLine();
-        text.AppendLine($"![chosen vs overfit](loss.png)");
-        text.AppendLine();
-        text.AppendLine("![test accuracy per epoch](accuracy.png)");
-        text.AppendLine();
-        text.AppendLine($"The curves are seed {baseline.First.Seed}'s runs, and the checkpoint is the chosen combination's selected model of seed " +
-            $"{chosen.First.Seed}.");
-        text.AppendLine();
-        text.AppendLine(RunFiles.CheckpointSection(chosen.First));
-        text.AppendLine(run.Footer());
-        return text.ToString();
-    }
-
-    // Whether the cures add up: the best combination of two or three against the best single cure, by validation accuracy.
-    private static string AddUp(List<Cell> cells, List<Cell> ranked, Cell baseline, int epochs)
-    {
-        var bestSingle = cells.Where(x => x.Setting.Cures == 1).MaxBy(x => x.Validation.Mean)!;
-        var bestMultiple = cells.Where(x => x.Setting.Cures >= 2).MaxBy(x => x.Validation.Mean)!;
-        var allOn = cells.First(x => x.Setting.Cures == 3);
-        var difference = Estimate.Paired(bestMultiple.Validation, bestSingle.Validation);
-        string compared = $"the best combination of two or three, {bestMultiple.Label} ({RunFiles.Pct(bestMultiple.Validation.Mean)} mean validation " +
-            $"accuracy), against the best single cure, {bestSingle.Label} ({RunFiles.Pct(bestSingle.Validation.Mean)}), paired by seed: " +
-            $"{difference.DescribeDifference(RunFiles.Points)}";
-        string underfit = allOn.FinalTrainAccuracy.Mean < baseline.FinalTrainAccuracy.Mean
-            ? string.Create(CultureInfo.InvariantCulture,
-                $" Each cure makes the training task harder, and with a fixed budget of {epochs} epochs at a constant learning rate the " +
-                $"stacked ones fit less: the all-on runs end at {RunFiles.Pct(allOn.FinalTrainAccuracy.Mean)} training accuracy (mean; against " +
-                $"{RunFiles.Pct(baseline.FinalTrainAccuracy.Mean)} without any cure), and all three together rank {ranked.IndexOf(allOn) + 1} of {cells.Count}.")
-            : "";
-        return difference.Verdict switch
-        {
-            Verdict.Gain => $"Combining helps: {compared}. Cures that overlap add less than their separate gains, so the sum of the single gains overstates it.",
-            Verdict.Loss => $"The cures do not add up here: {compared}.{underfit} More epochs, or weaker settings of each cure when they are combined, " +
-                "would be needed for them to help together.",
-            Verdict.WithinNoise => $"Whether the cures add up, the seeds do not say: {compared}.{underfit}",
-            _ => $"With one seed there is no interval to say whether the cures add up: {compared}.{underfit}",
-        };
+        context.Console.WriteLine($"chosen: {results.Chosen}, test {results.ChosenTest.Describe(RunFiles.Pct)}; best single cure {results.BestSingle}, " +
+            $"test {results.BestSingleTest.Describe(RunFiles.Pct)}; early stopping {results.EarlyStoppingTest.Describe(RunFiles.Pct)}");
+        foreach (var (key, d) in results.Comparisons()) context.Console.WriteLine($"{key}: {d.DescribeDifference(RunFiles.Points)}");
+        context.Finish(ComboReport.Write(results) + "\n" + RunFiles.CheckpointSection(chosenFirst) + "\n" + context.Footer());
     }
 }

@@ -14,17 +14,19 @@ using ILGPU;
 namespace GpuNet.Experiments;
 
 /// <summary>
-/// <c>gpunet run distill</c>: knowledge distillation. For each seed a large teacher MLP with dropout is trained and frozen;
-/// a much smaller student is then trained three ways with the same seed: alone (cross-entropy), distilled through its hidden
-/// features (cross-entropy plus the mean squared error between a learned linear projection of its hidden layer and the
-/// teacher's last hidden layer), and with Hinton's soft targets added, each distilled student learning from its seed's
-/// teacher (read back from that run's checkpoint). Compares test accuracy over the seeds (the students paired by seed),
-/// parameter count and inference time per image.
+/// <c>gpunet run distill</c>: when knowledge distillation helps. For each seed a teacher MLP is trained once on the whole
+/// training split and frozen; a much smaller student is then trained on labelled sets of several sizes (a stratified share
+/// of the training split), four ways with the same seed and images: alone (cross-entropy on the labels), distilled through
+/// its hidden features (plus the relative mean squared error between a learned projection of its hidden layer and the
+/// teacher's last hidden layer, FitNets' hint), with Hinton's soft targets, and with both. The teacher sees the student's
+/// labelled images only: it is a richer training signal on the same images, not extra data. Every student gets at least
+/// <see cref="MinSteps"/> steps, so a small labelled set is trained for more epochs. Compares, per size and paired by seed,
+/// each distilled student with the student alone; and the teacher's and student's size and inference time.
 /// </summary>
 public sealed class DistillExperiment : ICourseExperiment
 {
-    /// <summary>The teacher: 784-512-512-10 ReLU with dropout 0.3 after each hidden layer.</summary>
-    public static readonly MlpSpec Teacher = new([512, 512], Dropout: 0.3f);
+    /// <summary>The teacher: 784-256-128-10 ReLU (the <c>mlp</c> network).</summary>
+    public static readonly MlpSpec Teacher = new([256, 128]);
 
     /// <summary>The student: 784-32-10 ReLU.</summary>
     public static readonly MlpSpec Student = new([32]);
@@ -36,25 +38,32 @@ public sealed class DistillExperiment : ICourseExperiment
     public const int BatchSize = 64;
 
     /// <summary>Epochs of the teacher in a full run.</summary>
-    public const int TeacherEpochs = 15;
+    public const int TeacherEpochs = 8;
 
-    /// <summary>Epochs of every student in a full run.</summary>
-    public const int StudentEpochs = 15;
+    /// <summary>The students' labelled sets, as shares of the training split.</summary>
+    public static readonly double[] Fractions = [0.01, 0.05, 0.2, 1.0];
 
-    // β, α and T were chosen by validation accuracy (seed 42, full data, 15 epochs) in a one-off sweep over β in {0.1, 0.3, 1}
-    // alone and (α, T) in {(1, 4), (0.5, 2), (1, 2)} alone and with β = 0.1: every feature-only setting and every soft-only
-    // setting was at or below the student alone there (β = 1: -0.7 points, α = 1 at T = 4: -0.6), the smallest weights the least.
+    /// <summary>Every student trains for at least this many steps (batches): <c>max(MinEpochs, ceil(MinSteps / batches per
+    /// epoch))</c> epochs, so 1% of the split (9 batches) gets 134 epochs and the whole split (844 batches) 2.</summary>
+    public const int MinSteps = 1200;
+
+    /// <summary>The fewest epochs of a student.</summary>
+    public const int MinEpochs = 2;
+
+    // β, α and T are fixed before the run, from the literature rather than from a sweep: T = 4 and equal weight for the
+    // soft term (after its T² scaling) are common choices since Hinton et al. (2015); the hint's weight is small so that
+    // matching the teacher's 128 features does not crowd the classification out of the student's 32 hidden units.
 
     /// <summary><c>β</c>: the weight of the feature loss, which is the MSE divided by the teacher features' mean square.</summary>
     public const double FeatureWeight = 0.1;
 
     /// <summary><c>α</c>: the weight of the soft-target loss (which includes its <c>T²</c>).</summary>
-    public const double SoftWeight = 0.5;
+    public const double SoftWeight = 1;
 
     /// <summary>The soft targets' temperature.</summary>
-    public const float Temperature = 2;
+    public const float Temperature = 4;
 
-    /// <summary>Training images of a quick run.</summary>
+    /// <summary>Training images of a quick run (the split the shares are taken of).</summary>
     public const int QuickTrain = 2000;
 
     /// <summary>Validation images of a quick run.</summary>
@@ -73,37 +82,33 @@ public sealed class DistillExperiment : ICourseExperiment
     /// layer's stream.</summary>
     public const int ProjectionSeedOffset = 1000;
 
-    /// <summary>The three ways of training the student (the key is the run's name).</summary>
-    public static readonly (string Key, string Label, double Feature, double Soft)[] Variants =
+    /// <summary>The four ways of training the student (the key starts the run's name).</summary>
+    public static readonly (string Key, string Label, double Feature, double Soft)[] Methods =
     [
         ("student", "student alone", 0, 0),
-        ("feature", "distilled: features", FeatureWeight, 0),
-        ("feature+soft", "distilled: features + soft targets", FeatureWeight, SoftWeight),
+        ("feature", "features", FeatureWeight, 0),
+        ("soft", "soft targets", 0, SoftWeight),
+        ("feature+soft", "features + soft targets", FeatureWeight, SoftWeight),
     ];
 
     /// <summary>The teacher runs' name.</summary>
     public const string TeacherKey = "teacher";
 
-    // What each run writes besides the engine's files: the inference timing (a wall time, so a file of its own).
+    // What a run writes besides the engine's files: the inference timing (a wall time, so a file of its own).
     private const string InferenceFile = "inference.json";
 
     /// <inheritdoc />
     public string Name => "distill";
 
     /// <inheritdoc />
-    public string Summary => "Distil a 784-512-512-10 teacher into a 784-32-10 student through its hidden features (and soft targets): accuracy, size and speed.";
+    public string Summary => "Distil a 784-256-128-10 teacher into a 784-32-10 student (hint features, soft targets, both) at four labelled-set sizes: where it helps, paired by seed; size and speed.";
 
     /// <inheritdoc />
-    public string KeyNumbers(JsonObject summary)
-    {
-        string Acc(string key) => Summaries.MeanWithInterval(summary, $"models.{key}.test_accuracy", RunFiles.Pct);
-        string Gain(string key) =>
-            $"{RunFiles.Points(Summaries.Number(summary, $"gain_over_student_alone.{key}.test_accuracy.mean") ?? double.NaN)}, " +
-            $"{Summaries.Text(summary, $"gain_over_student_alone.{key}.verdict") ?? "-"}";
-        return $"test accuracy: teacher {Acc(TeacherKey)}, student alone {Acc("student")}, distilled (features) {Acc("feature")} " +
-            $"({Gain("feature")}), features + soft {Acc("feature+soft")} ({Gain("feature+soft")}); " +
-            string.Create(CultureInfo.InvariantCulture, $"{Summaries.Number(summary, "teacher_to_student_parameter_ratio") ?? double.NaN:F0}x fewer parameters");
-    }
+    public string KeyNumbers(JsonObject summary) =>
+        (Summaries.Text(summary, "helps") is { Length: > 0 } helps ? $"distillation helps at: {helps}" : "distillation helps at no size") +
+        $"; teacher {Summaries.MeanWithInterval(summary, "teacher.test_accuracy", RunFiles.Pct)}, student alone on the whole split " +
+        $"{Summaries.MeanWithInterval(summary, "student_alone_full.test_accuracy", RunFiles.Pct)}; " +
+        string.Create(CultureInfo.InvariantCulture, $"{Summaries.Number(summary, "teacher_to_student_parameter_ratio") ?? double.NaN:F0}x fewer parameters");
 
     /// <summary>Three seeds: the report compares the students, paired by seed.</summary>
     public int DefaultSeeds => 3;
@@ -111,23 +116,50 @@ public sealed class DistillExperiment : ICourseExperiment
     /// <summary>The layer whose output is an MLP's last hidden activation (its ReLU, before any dropout).</summary>
     public static int FeatureLayer(MlpSpec spec) => (spec.Dropout > 0 ? 3 : 2) * (spec.Hidden.Length - 1) + 1;
 
+    /// <summary>The run name of <paramref name="method"/> at share <paramref name="fraction"/>: <c>soft-5pct</c>.</summary>
+    public static string RunName(string method, double fraction) =>
+        string.Create(CultureInfo.InvariantCulture, $"{method}-{fraction * 100:0.##}pct");
+
+    /// <summary>A student's epochs on <paramref name="images"/> labelled images: at least <see cref="MinSteps"/> steps.</summary>
+    public static int StudentEpochs(int images) =>
+        Math.Max(MinEpochs, (MinSteps + Batches(images) - 1) / Batches(images));
+
+    private static int Batches(int images) => Math.Max(1, (images + BatchSize - 1) / BatchSize);
+
     /// <inheritdoc />
     public IReadOnlyList<PlannedRun> Plan(ExperimentContext context)
     {
-        int teacherEpochs = context.Epochs(TeacherEpochs, QuickEpochs), studentEpochs = context.Epochs(StudentEpochs, QuickEpochs);
-        var teachers = context.Seeds.Select(seed => TeacherPlan(Config(context, TeacherKey, Teacher, teacherEpochs, seed))).ToList();
-        var students = teachers.SelectMany(teacher => Variants.Select(v =>
-            StudentPlan(Config(context, v.Key, Student, studentEpochs, teacher.Seed), v.Label, teacher, v.Feature, v.Soft)));
+        var teachers = context.Seeds.Select(seed => TeacherPlan(TeacherConfig(context, seed))).ToList();
+        var students = teachers.SelectMany(teacher => Fractions.SelectMany(f => Methods.Select(m =>
+            StudentPlan(StudentConfig(context, teacher.Seed, m.Key, f), $"{m.Label}, {f * 100:0.##}%", teacher, m.Feature, m.Soft))));
         return [.. teachers, .. students];
     }
 
-    // Every network: plain SGD with a cosine schedule on the seed's training split (a subset of it in a quick run).
-    private static TrainingConfig Config(ExperimentContext context, string name, MlpSpec model, int epochs, int seed)
+    // The split a seed's networks learn from: the training split (a subset of it in a quick run).
+    private static (int[] Train, int[] Validation) Split(ExperimentContext context, int seed)
     {
         var data = context.Data(seed);
-        int[] train = context.Quick ? data.Subset(data.TrainSplit, QuickTrain, 1) : data.TrainSplit;
-        int[] validation = context.Quick ? data.Subset(data.ValidationSplit, QuickValidation, 2) : data.ValidationSplit;
-        return new(name, model, LearningRate, 0, BatchSize, epochs, Cosine: true, "none", Regularization.None, train, validation, seed);
+        return context.Quick
+            ? (data.Subset(data.TrainSplit, QuickTrain, 1), data.Subset(data.ValidationSplit, QuickValidation, 2))
+            : (data.TrainSplit, data.ValidationSplit);
+    }
+
+    // Every network: plain SGD with a cosine schedule; the test set is measured for the selected epoch only.
+    private static TrainingConfig TeacherConfig(ExperimentContext context, int seed)
+    {
+        var (train, validation) = Split(context, seed);
+        return new(TeacherKey, Teacher, LearningRate, 0, BatchSize, context.Epochs(TeacherEpochs, QuickEpochs), Cosine: true, "none",
+            Regularization.None, train, validation, seed) { TestEveryEpoch = false };
+    }
+
+    // A student's labelled set: a stratified share of the split, the same for the four methods of a seed and size.
+    private static TrainingConfig StudentConfig(ExperimentContext context, int seed, string method, double fraction)
+    {
+        var (split, validation) = Split(context, seed);
+        int count = Math.Max(10, (int)Math.Round(split.Length * fraction));
+        int[] train = context.Data(seed).Subset(split, count, 3);
+        return new(RunName(method, fraction), Student, LearningRate, 0, BatchSize, context.Epochs(StudentEpochs(train.Length), QuickEpochs),
+            Cosine: true, "none", Regularization.None, train, validation, seed) { TestEveryEpoch = false };
     }
 
     // The teacher also measures, on its live model, its features' mean square (the feature loss's scale) and its inference time.
@@ -195,16 +227,17 @@ public sealed class DistillExperiment : ICourseExperiment
             }
         }
 
+        // The last epoch's terms (every epoch's would make a small set's 134-epoch run's summary long for little use).
         public void Record(RunOutcome outcome, RunContext context, JsonObject extras)
         {
             extras["feature_scale"] = _scale;
-            extras["loss_terms"] = new JsonArray((_objective?.History ?? []).Select(t => (JsonNode)new JsonObject
-            {
-                ["feature_mse"] = Num(t.FeatureMse),
-                ["feature_loss"] = Num(t.FeatureLoss),
-                ["soft_loss"] = Num(t.Soft),
-            }).ToArray());
-            WriteInferenceTime(outcome, context);
+            if (_objective?.History is { Count: > 0 } history)
+                extras["final_loss_terms"] = new JsonObject
+                {
+                    ["feature_loss"] = Num(history[^1].FeatureLoss),
+                    ["soft_loss"] = Num(history[^1].Soft),
+                    ["first_feature_loss"] = Num(history[0].FeatureLoss),
+                };
         }
     }
 
@@ -309,275 +342,142 @@ public sealed class DistillExperiment : ICourseExperiment
 
     // ----- analysis --------------------------------------------------------------------------------------------------
 
-    /// <summary>One model of the comparison: its runs (one per seed) and their test accuracies over the seeds.</summary>
-    private sealed record Row(string Key, string Label, IReadOnlyList<TrainedRun> Runs)
-    {
-        public Estimate Accuracy { get; } = Estimate.Of(Runs.Select(r => r.Seed).ToList(), Runs.Select(r => r.TestAccuracy));
+    private static JsonNode? Num(double v) => double.IsFinite(v) ? JsonValue.Create(v) : null;
 
-        public Estimate Of(Func<TrainedRun, double> figure) => Estimate.Of(Runs.Select(r => r.Seed).ToList(), Runs.Select(figure));
-
-        public long Parameters => Runs[0].ParameterCount;
-
-        // The first seed's inference time (a wall time: report text and timing.json only).
-        public double MicrosecondsPerImage => InferenceTime(Runs[0]);
-
-        public bool Distilled => Key is not TeacherKey and not "student";
-    }
-
-    // The per-epoch loss terms of a distilled run (NaN where a term is absent).
-    private static List<DistillationTerms> Terms(TrainedRun run) =>
-        (run.Extras["loss_terms"] as JsonArray ?? []).OfType<JsonObject>().Select(t => new DistillationTerms(
-            Summaries.Number(t, "feature_mse") ?? double.NaN, Summaries.Number(t, "feature_loss") ?? double.NaN,
-            Summaries.Number(t, "soft_loss") ?? double.NaN)).ToList();
+    private static Estimate Over(IReadOnlyList<TrainedRun> runs, Func<TrainedRun, double> figure) => new(runs.Select(r => (r.Seed, figure(r))));
 
     /// <inheritdoc />
     public void Analyse(ExperimentContext context, RunSet runs)
     {
-        var rows = new List<Row> { new(TeacherKey, "teacher", runs.Trained(TeacherKey)) };
-        rows.AddRange(Variants.Select(v => new Row(v.Key, v.Label, runs.Trained(v.Key))));
-        var teacher = rows[0];
-        var alone = rows.First(r => r.Key == "student");
-        var reported = rows.First(r => r.Key == "feature").Runs[0];
+        var teachers = runs.Trained(TeacherKey);
+        var t0 = teachers[0];
+        var sizes = new List<SizeResult>();
+        foreach (double f in Fractions)
+        {
+            var byMethod = Methods.ToDictionary(m => m.Key, m => runs.Trained(RunName(m.Key, f)));
+            var first = byMethod["student"][0].Config;
+            sizes.Add(new SizeResult(f, first.Train.Length, first.Epochs, first.Epochs * Batches(first.Train.Length),
+                Methods.Select(m => Over(byMethod[m.Key], r => r.TestAccuracy)).ToList(),
+                Methods.Select(m => Over(byMethod[m.Key], r => r.Best.TrainAccuracy)).ToList()));
+        }
+        var aloneFull = runs.Trained(RunName("student", Fractions[^1]));
+        var reported = runs.Trained(RunName("feature+soft", Fractions[0]))[0];
+        var teacherAccuracy = Over(teachers, r => r.TestAccuracy);
+        var results = new DistillResults(
+            Seeds: teachers.Select(r => r.Seed).ToList(),
+            Methods: Methods.Select(m => m.Label).ToList(),
+            Sizes: sizes,
+            Teacher: teacherAccuracy,
+            TeacherEpochs: t0.Config.Epochs,
+            TeacherParameters: t0.ParameterCount,
+            StudentParameters: aloneFull[0].ParameterCount,
+            ProjectionParameters: (long)Student.Hidden[^1] * Teacher.Hidden[^1] + Teacher.Hidden[^1],
+            TeacherMicroseconds: InferenceTime(t0),
+            StudentMicroseconds: InferenceTime(aloneFull[0]),
+            TimingNote: InferenceDevice(t0),
+            SplitImages: t0.Config.Train.Length,
+            ValidationImages: t0.Config.Validation.Length,
+            TestImages: t0.TestCount,
+            FeatureScale: Summaries.Number(t0.Extras, "feature_mean_square") ?? double.NaN,
+            Quick: context.Quick);
+
         var folder = context.Folder;
         context.WriteConfig(new JsonObject
         {
-            ["teacher"] = teacher.Runs[0].Config.ToJson(),
-            ["student"] = alone.Runs[0].Config.ToJson(),
+            ["teacher"] = t0.Config.ToJson(),
+            ["student"] = aloneFull[0].Config.ToJson(),
+            ["fractions"] = new JsonArray(Fractions.Select(f => (JsonNode)f).ToArray()),
+            ["min_steps"] = MinSteps,
             ["teacher_feature_layer"] = FeatureLayer(Teacher),
             ["student_feature_layer"] = FeatureLayer(Student),
             ["feature_weight"] = FeatureWeight,
             ["soft_weight"] = SoftWeight,
             ["temperature"] = Temperature,
-            ["variants"] = new JsonArray(Variants.Select(v => (JsonNode)v.Key).ToArray()),
+            ["methods"] = new JsonArray(Methods.Select(m => (JsonNode)m.Key).ToArray()),
+            ["distilled_on"] = "the student's labelled images only",
             ["timing_batch"] = TimingBatch,
             ["timing_repeats"] = TimingRepeats,
         });
-        RunFiles.WriteMetrics(folder, [.. rows.SelectMany(r => r.Runs)]);
-        var terms = new StringBuilder("run,seed,epoch,feature_mse,feature_loss,soft_loss\n");
-        foreach (var run in rows.Where(r => r.Distilled).SelectMany(r => r.Runs))
-        {
-            var t = Terms(run);
-            for (int e = 0; e < t.Count; e++)
-                terms.AppendLine(string.Join(",", run.Config.Name, I(run.Seed), I(e + 1), R(t[e].FeatureMse), R(t[e].FeatureLoss), R(t[e].Soft)));
-        }
-        folder.WriteText("loss_terms.csv", terms.ToString());
+        var students = Fractions.SelectMany(f => Methods.SelectMany(m => runs.Trained(RunName(m.Key, f)))).ToList();
+        RunFiles.WriteMetrics(folder, [.. teachers, .. students]);
         string checkpoint = RunFiles.CopyCheckpoint(folder, reported);
-        var gains = rows.Where(r => r.Distilled).ToDictionary(r => r.Key, r => Estimate.Paired(r.Accuracy, alone.Accuracy));
-        var teacherGap = Estimate.Paired(teacher.Accuracy, alone.Accuracy);
 
-        // Validation accuracy per epoch, the mean over the seeds of each model.
-        var series = new List<Series>();
-        int group = 0;
-        foreach (var row in rows)
+        // Test accuracy against the labelled set's size, the mean over the seeds of each method.
+        var xs = sizes.Select(s => (double)s.Images).ToArray();
+        var series = Methods.Select((m, k) => new Series(m.Label, xs, sizes.Select(s => s.Accuracy[k].Mean * 100).ToArray(), Group: k)).ToList();
+        series.Add(new Series($"teacher ({t0.Config.Train.Length:N0} images)", [xs[0], xs[^1]], [teacherAccuracy.Mean * 100, teacherAccuracy.Mean * 100],
+            Dashed: true, Group: Methods.Length));
+        Plots.LinesLogX(folder.File("accuracy_vs_labels.png"), $"test accuracy against the labelled images (mean of {results.Seeds.Count} seeds)",
+            "labelled training images", "test accuracy (%)", series, xs, legend: ScottPlot.Alignment.LowerRight);
+        // The paired gains with their intervals, per distilled method.
+        var gains = new List<Series>();
+        for (int k = 1; k < Methods.Length; k++)
         {
-            int epochs = row.Runs.Min(r => r.Result.History.Count);
-            series.Add(new Series($"{row.Label} (mean of {row.Runs.Count} seeds)", Enumerable.Range(1, epochs).Select(e => (double)e).ToArray(),
-                Enumerable.Range(0, epochs).Select(e => row.Runs.Average(r => r.Result.History[e].ValidationAccuracy) * 100).ToArray(),
-                Dashed: row.Key == TeacherKey, Group: row.Key == TeacherKey ? 3 : group++));
+            var d = sizes.Select(s => s.Gain(k)).ToList();
+            gains.Add(new Series($"{Methods[k].Label}: gain", xs, d.Select(e => e.Mean * 100).ToArray(), Group: k));
+            if (d.All(e => e.N > 1))
+            {
+                gains.Add(new Series($"{Methods[k].Label}: 95% CI", xs, d.Select(e => e.Low * 100).ToArray(), Dashed: true, Group: k));
+                gains.Add(new Series($"{Methods[k].Label}: 95% CI ", xs, d.Select(e => e.High * 100).ToArray(), Dashed: true, Group: k));
+            }
         }
-        Plots.Lines(folder.File("validation_accuracy.png"), "validation accuracy per epoch", "epoch", "accuracy (%)", series,
-            legend: ScottPlot.Alignment.LowerRight);
-        var bestStudent = rows.Skip(1).MaxBy(r => r.Accuracy.Mean);
-        Plots.Bars(folder.File("test_accuracy.png"), "test accuracy (mean over seeds; red: the best student)", "test accuracy (%)",
-            rows.Select(r => ($"{r.Label} ({r.Parameters:N0} params)", r.Accuracy.Mean * 100, r == bestStudent)).ToList());
+        gains.Add(new Series("no difference", [xs[0], xs[^1]], [0, 0], Group: 7));
+        Plots.LinesLogX(folder.File("gain_vs_labels.png"), "distilled minus student alone, paired by seed (dashed: 95% interval)",
+            "labelled training images", "test accuracy difference (pp)", gains, xs, legend: ScottPlot.Alignment.UpperRight);
 
         var summary = RunFiles.ModelSummary(reported, checkpoint);
         summary["reported"] = reported.Plan.Key;
-        summary["feature_scale"] = teacher.Of(r => Summaries.Number(r.Extras, "feature_mean_square") ?? double.NaN).ToJson();
-        var models = new JsonObject();
-        foreach (var row in rows)
+        summary["teacher"] = new JsonObject
+        {
+            ["model"] = Teacher.ToString(),
+            ["parameters"] = results.TeacherParameters,
+            ["test_accuracy"] = teacherAccuracy.ToJson(),
+            ["feature_scale"] = Over(teachers, r => Summaries.Number(r.Extras, "feature_mean_square") ?? double.NaN).ToJson(),
+        };
+        summary["student_alone_full"] = new JsonObject { ["test_accuracy"] = Over(aloneFull, r => r.TestAccuracy).ToJson() };
+        summary["teacher_over_student_alone_full"] = results.TeacherGap.ToJson();
+        summary["teacher_over_student_alone_full_verdict"] = results.TeacherGap.Word();
+        summary["sizes"] = new JsonArray(sizes.Select(s =>
         {
             var o = new JsonObject
             {
-                ["label"] = row.Label,
-                ["model"] = row.Runs[0].Config.Model.ToString(),
-                ["parameters"] = row.Parameters,
-                ["runs"] = new JsonArray(row.Runs.Select(r => (JsonNode)r.Plan.Key).ToArray()),
-                ["test_accuracy"] = row.Accuracy.ToJson(),
-                ["validation_accuracy"] = row.Of(r => r.Best.ValidationAccuracy).ToJson(),
-                ["train_accuracy"] = row.Of(r => r.Best.TrainAccuracy).ToJson(),
-                ["test_loss"] = row.Of(r => r.TestLoss).ToJson(),
-                ["best_epoch"] = new JsonArray(row.Runs.Select(r => (JsonNode)r.Result.BestEpoch).ToArray()),
+                ["fraction"] = s.Fraction,
+                ["labelled_images"] = s.Images,
+                ["epochs"] = s.Epochs,
+                ["steps"] = s.Steps,
             };
-            if (row.Distilled)
+            for (int k = 0; k < Methods.Length; k++)
             {
-                o["final_feature_loss"] = row.Of(r => Terms(r) is { Count: > 0 } t ? t[^1].FeatureLoss : double.NaN).ToJson();
-                if (Variants.First(v => v.Key == row.Key).Soft > 0)
-                    o["final_soft_loss"] = row.Of(r => Terms(r) is { Count: > 0 } t ? t[^1].Soft : double.NaN).ToJson();
+                var m = new JsonObject { ["test_accuracy"] = s.Accuracy[k].ToJson(), ["train_accuracy"] = s.TrainAccuracy[k].ToJson() };
+                if (k > 0)
+                {
+                    m["gain_over_student_alone"] = s.Gain(k).ToJson();
+                    m["verdict"] = s.Gain(k).Word();
+                }
+                o[Methods[k].Key] = m;
             }
-            models[row.Key] = o;
-        }
-        summary["models"] = models;
-        summary["gain_over_student_alone"] = new JsonObject(gains.Select(g => KeyValuePair.Create(g.Key, (JsonNode?)new JsonObject
-        {
-            ["test_accuracy"] = g.Value.ToJson(),
-            ["verdict"] = g.Value.Word(),
-        })));
-        summary["teacher_over_student_alone"] = new JsonObject { ["test_accuracy"] = teacherGap.ToJson(), ["verdict"] = teacherGap.Word() };
-        summary["teacher_to_student_parameter_ratio"] = (double)teacher.Parameters / alone.Parameters;
-        summary["projection_parameters"] = (long)Student.Hidden[^1] * Teacher.Hidden[^1] + Teacher.Hidden[^1];
+            return (JsonNode)o;
+        }).ToArray());
+        summary["helps"] = results.HelpsText();
+        summary["student_parameters"] = results.StudentParameters;
+        summary["teacher_to_student_parameter_ratio"] = (double)results.TeacherParameters / results.StudentParameters;
+        summary["projection_parameters"] = results.ProjectionParameters;
         folder.WriteJson("summary.json", summary);
 
         // The inference times: wall times, so beside the summary, never in it.
+        var timed = teachers.Concat(Fractions.SelectMany(f => runs.Trained(RunName("student", f)))).ToList();
         folder.WriteJson("timing.json", new JsonObject
         {
-            ["microseconds_per_image"] = new JsonObject(rows.SelectMany(r => r.Runs).Select(r => KeyValuePair.Create(r.Plan.Key, (JsonNode?)Num(InferenceTime(r))))),
-            ["teacher_to_student_time_ratio"] = Num(teacher.MicrosecondsPerImage / alone.MicrosecondsPerImage),
-            ["of_seed"] = teacher.Runs[0].Seed,
+            ["microseconds_per_image"] = new JsonObject(timed.Select(r => KeyValuePair.Create(r.Plan.Key, Num(InferenceTime(r))))),
+            ["teacher_to_student_time_ratio"] = Num(results.TeacherMicroseconds / results.StudentMicroseconds),
+            ["of_seed"] = t0.Seed,
             ["batch"] = TimingBatch,
             ["repeats"] = TimingRepeats,
         });
 
-        foreach (var row in rows)
-            context.Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{row.Label,-36} {row.Accuracy.Describe(RunFiles.Pct)}, {row.Parameters,9:N0} parameters, {row.MicrosecondsPerImage:F2} us/image (seed {row.Runs[0].Seed})"));
-        foreach (var (key, g) in gains)
-            context.Console.WriteLine($"{key} - student alone, paired by seed: {g.DescribeDifference(RunFiles.Points)}");
-        context.Finish(Report(context, rows, gains, teacherGap));
-    }
-
-    private static string R(double v) => v.ToString("R", CultureInfo.InvariantCulture);
-
-    private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
-
-    private static JsonNode? Num(double v) => double.IsFinite(v) ? JsonValue.Create(v) : null;
-
-    private static string Report(ExperimentContext run, List<Row> rows, Dictionary<string, Estimate> gains, Estimate teacherGap)
-    {
-        var teacher = rows[0];
-        var alone = rows.First(r => r.Key == "student");
-        var t0 = teacher.Runs[0];
-        var c = t0.Config;
-        var studentConfig = alone.Runs[0].Config;
-        var seeds = teacher.Runs.Select(r => r.Seed).ToList();
-        double featureScale = Summaries.Number(t0.Extras, "feature_mean_square") ?? double.NaN;
-        int hs = Student.Hidden[^1], ht = Teacher.Hidden[^1];
-        var text = new StringBuilder();
-        text.AppendLine("# Knowledge distillation: a small MLP taught by a large one");
-        text.AppendLine();
-        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"The **teacher** is a {Teacher} network ({teacher.Parameters:N0} parameters), trained for {c.Epochs} epochs once per seed " +
-            $"({string.Join(", ", seeds)}) and then frozen: evaluation mode (dropout off), forward passes only, its parameters never written. The " +
-            $"**student** is a {Student} network ({alone.Parameters:N0} parameters, {(double)teacher.Parameters / alone.Parameters:F0}x fewer), " +
-            $"trained for {studentConfig.Epochs} epochs three ways with each seed. A seed sets its validation split" +
-            $"{(run.Quick ? " and training subset" : "")}, the networks' initial weights and the order of their batches; the three students of a " +
-            $"seed share them, and the distilled ones learn from that seed's teacher (read back from its run's checkpoint), so the students " +
-            $"are compared paired by seed:"));
-        text.AppendLine();
-        text.AppendLine("- **student alone**: cross-entropy on the labels only;");
-        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"- **distilled: features**: cross-entropy + β·MSE(P·h_s + b, h_t)/s with β = {FeatureWeight}: h_s is the student's hidden " +
-            $"ReLU output ({hs} values), h_t the teacher's last hidden ReLU output ({ht} values, before its dropout), P·h_s + b a learned " +
-            $"linear projection (a {hs}→{ht} layer, {hs * ht + ht:N0} parameters, trained with the student by the same optimizer and " +
-            $"thrown away afterwards: it is not counted in the student's parameters and not in its checkpoint), and s the mean square of " +
-            $"h_t over the training images ({featureScale:G4} for seed {t0.Seed}'s teacher), so that the feature loss is a relative error " +
-            $"(1 for a projection that outputs zeros) whatever the scale of the teacher's features (FitNets' hint loss, Romero et al. 2015);"));
-        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"- **distilled: features + soft targets**: the same plus α·T²·CE(softmax(t/T), softmax(s/T)) with α = {SoftWeight} and " +
-            $"T = {Temperature}: the cross-entropy of the student's softened class distribution against the teacher's (Hinton, Vinyals and Dean 2015)."));
-        text.AppendLine();
-        text.AppendLine("β, α and T were chosen beforehand, in a one-off tuning sweep by validation accuracy (see the source): the weights are " +
-            "small because larger ones did worse there. This run does not repeat that sweep.");
-        text.AppendLine();
-        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"Every network: plain SGD (learning rate {LearningRate}, no momentum, batch {BatchSize}, cosine schedule), {c.Train.Length:N0} " +
-            $"training images; the epoch with the best accuracy on {c.Validation.Length:N0} held-out validation images is kept and only it " +
-            $"is measured on the {t0.TestCount:N0} test images, as in the other experiments. Inference time: a forward pass over the " +
-            $"test images in evaluation mode in batches of {TimingBatch} (already normalised on the device, so only the network is timed), " +
-            $"the median of {TimingRepeats} passes, per image, measured when each run was fitted{InferenceDevice(t0)}."));
-        text.AppendLine();
-        text.AppendLine("## Result");
-        text.AppendLine();
-        text.Append(RunFiles.Table(["model", "parameters", "test accuracy (95% CI)", "std", "per seed", "train acc.", $"µs / image (seed {t0.Seed})"],
-            rows.Select(r => (IReadOnlyList<string>)[r.Label, r.Parameters.ToString("N0", CultureInfo.InvariantCulture), r.Accuracy.Describe(RunFiles.Pct),
-                r.Accuracy.N > 1 ? RunFiles.Points(r.Accuracy.Std).TrimStart('+') : "-", RunFiles.PerSeed(r.Accuracy, RunFiles.Pct),
-                RunFiles.Pct(r.Runs.Average(o => o.Best.TrainAccuracy)), r.MicrosecondsPerImage.ToString("F2", CultureInfo.InvariantCulture)]),
-            "lrllllr"));
-        text.AppendLine();
-        text.AppendLine("The interval is the 95% confidence interval of the mean over the seeds (Student's t), std the sample standard deviation " +
-            "over the seeds. Train acc. is the accuracy on the training images (evaluation mode) at the selected epoch, the mean over the " +
-            $"seeds. Inference times are seed {t0.Seed}'s runs (every run's is in `timing.json`); they are wall times, so they are not in `summary.json`.");
-        text.AppendLine();
-        text.AppendLine("## Reading");
-        text.AppendLine();
-        foreach (var (key, g) in gains)
-        {
-            var row = rows.First(r => r.Key == key);
-            text.AppendLine($"- **{row.Label}** minus student alone, paired by seed: **{g.DescribeDifference(RunFiles.Points)}** " +
-                $"(per seed: {RunFiles.PerSeed(g, RunFiles.Points)}).");
-        }
-        text.AppendLine();
-        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"A difference is called a gain or a loss only when its paired 95% interval excludes zero; otherwise it is within noise. The " +
-            $"yardsticks: the student alone varies by {(alone.Accuracy.N > 1 ? RunFiles.Points(alone.Accuracy.Std).TrimStart('+') : "-")} (std) " +
-            $"from seed to seed, and one accuracy on {t0.TestCount:N0} test images has a binomial standard error of about " +
-            $"{RunFiles.Points(Math.Sqrt(alone.Accuracy.Mean * (1 - alone.Accuracy.Mean) / Math.Max(1, t0.TestCount))).TrimStart('+')}. ") +
-            Gap(rows, gains, teacherGap));
-        text.AppendLine();
-        bool anyGain = gains.Values.Any(g => g.Verdict == Verdict.Gain);
-        text.AppendLine(
-            $"Training accuracy at the selected epoch: student alone {RunFiles.Pct(alone.Runs.Average(o => o.Best.TrainAccuracy))}, " +
-            string.Join(", ", rows.Where(r => r.Distilled).Select(r => $"{r.Label} {RunFiles.Pct(r.Runs.Average(o => o.Best.TrainAccuracy))}")) +
-            $", teacher {RunFiles.Pct(teacher.Runs.Average(o => o.Best.TrainAccuracy))}. Distillation is usually explained as a richer training signal (the " +
-            $"teacher's similarities between classes, its intermediate features) that regularises a student which would otherwise " +
-            $"overfit the hard labels" +
-            (anyGain ? ". " : $"; a student of {hs} hidden units may be limited more by its capacity than by its training signal, and what it " +
-                $"takes from the teacher competes for the same {hs} units. ") +
-            Outcome(rows, gains));
-        text.AppendLine();
-        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"Size and speed: the teacher has {(double)teacher.Parameters / alone.Parameters:F0}x the student's parameters and, in seed " +
-            $"{t0.Seed}'s runs, takes {teacher.MicrosecondsPerImage / alone.MicrosecondsPerImage:F0}x its time per image ({teacher.MicrosecondsPerImage:F2} against " +
-            $"{alone.MicrosecondsPerImage:F2} µs). Distillation costs only training time (a teacher forward pass per batch and the projection); " +
-            $"the distilled student has the architecture of the student alone, so it is as small and as fast."));
-        text.AppendLine();
-        var distilled = rows.Where(r => r.Distilled).SelectMany(r => r.Runs).Select(Terms)
-            .Where(t => t.Count > 0 && double.IsFinite(t[^1].FeatureLoss)).ToList();
-        if (distilled.Count > 0)
-        {
-            text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"The feature loss (relative MSE) went from {distilled.Average(t => t[0].FeatureLoss):F3} in the first epoch to " +
-                $"{distilled.Average(t => t[^1].FeatureLoss):F3} in the last (mean over the distilled runs): a {hs}-unit hidden layer " +
-                $"can explain only part of the teacher's {ht} features through a linear map. Per epoch values are in `loss_terms.csv`; " +
-                $"`metrics.csv`'s running loss is the cross-entropy term alone, so it compares with the student alone's."));
-            text.AppendLine();
-        }
-        text.AppendLine("![validation accuracy per epoch](validation_accuracy.png)");
-        text.AppendLine();
-        text.AppendLine("![test accuracy](test_accuracy.png)");
-        text.AppendLine();
-        var reported = rows.First(r => r.Key == "feature").Runs[0];
-        text.AppendLine($"The checkpoint is the features-distilled student of seed {reported.Seed} (without the projection); summary.json's " +
-            "top-level `test_accuracy` is that model's.");
-        text.AppendLine();
-        text.AppendLine(RunFiles.CheckpointSection(reported));
-        text.AppendLine(run.Footer());
-        return text.ToString();
-    }
-
-    // One sentence on what the distilled variants did, by their paired intervals.
-    private static string Outcome(List<Row> rows, Dictionary<string, Estimate> gains)
-    {
-        if (gains.Values.All(g => g.Verdict == Verdict.NoInterval))
-            return "With one seed there is no interval, so this run cannot tell a gain from noise (run with `--seeds 3` or more).";
-        if (gains.Values.All(g => g.Verdict == Verdict.WithinNoise))
-            return "Here every distilled variant is within noise of the student alone: this run shows neither a benefit nor a harm from " +
-                "distillation at this student size and these small weights.";
-        return string.Join(" ", gains.Select(g => $"{rows.First(r => r.Key == g.Key).Label}: {g.Value.Word()} against the student alone."));
-    }
-
-    // What became of the gap between the student alone and the teacher.
-    private static string Gap(List<Row> rows, Dictionary<string, Estimate> gains, Estimate teacherGap)
-    {
-        if (teacherGap.Verdict != Verdict.Gain)
-            return $"The teacher is not better than the student alone beyond noise here ({teacherGap.DescribeDifference(RunFiles.Points)}), so there is no gap to close.";
-        var closing = gains.Where(g => g.Value.Verdict == Verdict.Gain).ToList();
-        if (closing.Count == 0)
-            return string.Create(CultureInfo.InvariantCulture,
-                $"No distilled variant closes any of the {teacherGap.Mean * 100:F2}-point gap between the student alone and the teacher beyond noise.");
-        var best = closing.MaxBy(g => g.Value.Mean);
-        return string.Create(CultureInfo.InvariantCulture,
-            $"{rows.First(r => r.Key == best.Key).Label} closes {best.Value.Mean / teacherGap.Mean * 100:F0}% of the {teacherGap.Mean * 100:F2}-point " +
-            $"gap between the student alone and the teacher (both paired by seed).");
+        foreach (var s in sizes)
+            context.Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{s.Images,6} labelled images: ") + string.Join("; ",
+                Methods.Select((m, k) => k == 0 ? $"{m.Label} {RunFiles.Pct(s.Accuracy[0].Mean)}" : $"{m.Label} {s.Gain(k).DescribeDifference(RunFiles.Points)}")));
+        context.Finish(DistillReport.Write(results) + "\n" + RunFiles.CheckpointSection(reported) + "\n" + context.Footer());
     }
 }

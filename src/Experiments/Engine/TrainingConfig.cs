@@ -26,6 +26,15 @@ namespace GpuNet.Experiments.Training;
 public sealed record TrainingConfig(string Name, MlpSpec Model, double LearningRate, double Momentum, int BatchSize, int Epochs,
     bool Cosine, string Augment, Regularization Regularization, int[] Train, int[] Validation, int Seed, string Algorithm = "sgd")
 {
+    /// <summary>
+    /// Measure the whole test set after every epoch (the default), for a per-epoch test curve. False measures the test set
+    /// once, for the restored best-validation model only: the per-epoch rows then hold NaN for the test loss and accuracy.
+    /// Evaluating 10,000 test images every epoch can cost more than training on a small set, and an experiment that reports
+    /// only the selected model's test figures does not need the curve. Part of the identity only when false, so runs
+    /// planned before this option keep their hashes.
+    /// </summary>
+    public bool TestEveryEpoch { get; init; } = true;
+
     /// <summary>The optimizer in PyTorch's terms.</summary>
     public string Optimizer => Algorithm switch
     {
@@ -48,11 +57,13 @@ public sealed record TrainingConfig(string Name, MlpSpec Model, double LearningR
         _ => throw new ArgumentException($"unknown optimizer '{Algorithm}'.", nameof(Algorithm)),
     };
 
-    /// <summary>The configuration as JSON, for config.json and summary.json (<c>l1_method</c> only when the L1 penalty is proximal).</summary>
+    /// <summary>The configuration as JSON, for config.json and summary.json (<c>l1_method</c> only when the L1 penalty is proximal,
+    /// <c>test_every_epoch</c> only when it is false).</summary>
     public JsonObject ToJson()
     {
         var json = Json();
         if (Regularization.UsesProximalStep) json["l1_method"] = "proximal";
+        if (!TestEveryEpoch) json["test_every_epoch"] = false;
         return json;
     }
 

@@ -12,8 +12,9 @@ namespace GpuNet.Experiments.Training;
 public static class TrainingRun
 {
     /// <summary>
-    /// Trains, evaluating the (evaluation-mode) training images, the validation images and the whole test set after every
-    /// epoch; restores the parameters of the best-validation epoch and measures the test set with them.
+    /// Trains, evaluating the (evaluation-mode) training images, the validation images and (unless
+    /// <see cref="TrainingConfig.TestEveryEpoch"/> is false) the whole test set after every epoch; restores the parameters of
+    /// the best-validation epoch and measures the test set with them.
     /// </summary>
     /// <param name="data">The data.</param>
     /// <param name="config">What to train.</param>
@@ -50,7 +51,7 @@ public static class TrainingRun
             using (var display = console.StartTraining(label ?? config.Name, config.Epochs))
             {
                 IProgress<TrainProgress> progress = afterEpoch is null ? display : new EpochHook(display, m => afterEpoch(m, model));
-                result = trainer.Fit(train, trainEval, validation, test, options, progress);
+                result = trainer.Fit(train, trainEval, validation, config.TestEveryEpoch ? test : null, options, progress);
             }
             if (result.Diverged) console.WriteLine($"{config.Name}: the loss became NaN or infinite; training stopped after {result.History.Count} epochs.");
             var (testLoss, testAccuracy) = trainer.Evaluate(test);

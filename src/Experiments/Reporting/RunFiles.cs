@@ -127,7 +127,8 @@ public static partial class RunFiles
             o["train_accuracy"] = best.TrainAccuracy;
             o["train_loss"] = best.TrainLoss;
         }
-        o["peak_test_accuracy"] = run.PeakTestAccuracy;
+        // A run that measured the test set only for its selected model (TrainingConfig.TestEveryEpoch false) has no peak.
+        if (double.IsFinite(run.PeakTestAccuracy)) o["peak_test_accuracy"] = run.PeakTestAccuracy;
         o["seed"] = run.Seed;
         o["run"] = run.Plan.Key;
         o["config"] = run.Config.ToJson();
