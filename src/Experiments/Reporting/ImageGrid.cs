@@ -23,7 +23,14 @@ public static class ImageGrid
     private const int Pad = 8;
     private const float CaptionSize = 12f, TitleSize = 14f;
 
-    private static readonly Lazy<SKTypeface> Typeface = new(LoadTypeface);
+    private static readonly Lazy<SKData> FontData = new(LoadFont);
+    private static readonly Lazy<SKTypeface> EmbeddedTypeface = new(NewTypeface);
+
+    /// <summary>The family name of the embedded font.</summary>
+    public const string FontFamily = "DejaVu Sans";
+
+    /// <summary>The embedded DejaVu Sans, loaded once.</summary>
+    internal static SKTypeface Typeface => EmbeddedTypeface.Value;
 
     /// <summary>One cell: an image of values in [0, 1] (0 black, 1 white; clamped), its caption, and whether to mark it.</summary>
     /// <param name="Pixels">Row-major values, <c>height·width</c> of them.</param>
@@ -81,8 +88,8 @@ public static class ImageGrid
             if (c.Pixels.Length != height * width)
                 throw new ArgumentException($"an image has {c.Pixels.Length} values; expected {height}x{width}.", nameof(cells));
 
-        using var captionFont = new SKFont(Typeface.Value, CaptionSize) { Edging = SKFontEdging.Antialias, Subpixel = true };
-        using var titleFont = new SKFont(Typeface.Value, TitleSize) { Edging = SKFontEdging.Antialias, Subpixel = true };
+        using var captionFont = new SKFont(Typeface, CaptionSize) { Edging = SKFontEdging.Antialias, Subpixel = true };
+        using var titleFont = new SKFont(Typeface, TitleSize) { Edging = SKFontEdging.Antialias, Subpixel = true };
         captionFont.GetFontMetrics(out var cm);
         titleFont.GetFontMetrics(out var tm);
         int captionHeight = (int)MathF.Ceiling(cm.Descent - cm.Ascent);
@@ -138,12 +145,15 @@ public static class ImageGrid
         return (grid.Width, grid.Height);
     }
 
-    private static SKTypeface LoadTypeface()
+    /// <summary>A new typeface of the embedded font, for an owner that disposes it (the font's bytes are read once).</summary>
+    internal static SKTypeface NewTypeface() =>
+        SKTypeface.FromData(FontData.Value) ?? throw new InvalidOperationException("SkiaSharp could not read the embedded font DejaVu Sans.");
+
+    private static SKData LoadFont()
     {
         const string name = "GpuNet.Experiments.DejaVuSans.ttf";
         using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(name)
             ?? throw new InvalidOperationException($"the font resource {name} is missing from {Assembly.GetExecutingAssembly().GetName().Name}.");
-        return SKTypeface.FromStream(stream)
-            ?? throw new InvalidOperationException($"SkiaSharp could not read the embedded font {name}.");
+        return SKData.Create(stream);
     }
 }
