@@ -30,4 +30,23 @@ public class PlotsTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public void Plots_draw_their_text_in_the_embedded_font()
+    {
+        string dir = Directory.CreateTempSubdirectory("gpunet-plots-").FullName;
+        try
+        {
+            Plots.Lines(Path.Combine(dir, "lines.png"), "loss", "epoch", "loss", [new Series("train", [1, 2], [2, 1])]);
+            Assert.Equal(GpuNet.Experiments.ImageGrid.FontFamily, ScottPlot.Fonts.Default);
+            // ScottPlot asks the assembly's resolver first, so the family is the embedded font, not one the machine may lack.
+            Assert.IsType<EmbeddedFontResolver>(ScottPlot.Fonts.FontResolvers.First());
+            var typeface = ScottPlot.Fonts.GetTypeface(ScottPlot.Fonts.Default, bold: false, italic: false);
+            Assert.Equal(GpuNet.Experiments.ImageGrid.FontFamily, typeface.FamilyName);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

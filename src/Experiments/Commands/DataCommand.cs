@@ -139,9 +139,8 @@ public static class DataCommand
 
         var cells = indices.Select((index, k) => new ImageGrid.Cell(pixels.AsSpan(k * p, p).ToArray(), FashionMnist.ClassNames[set.Labels[index]])).ToList();
         string title = $"Fashion-MNIST {split}, first {indices.Length}" + (pipeline.IsEmpty ? "" : $", augment {pipeline} (seed {seed}, epoch {epoch})");
-        var grid = ImageGrid.Render(cells, h, w, columns: Math.Min(8, cells.Count), scale: 3, title);
-        Png.Write(output, grid);
-        stdout.WriteLine($"wrote {Path.GetFullPath(output)} ({grid.Width}x{grid.Height}, {indices.Length} images)");
+        var (width, height) = ImageGrid.WritePng(output, cells, h, w, columns: Math.Min(8, cells.Count), scale: 3, title);
+        stdout.WriteLine($"wrote {Path.GetFullPath(output)} ({width}x{height}, {indices.Length} images)");
         return Cli.ExitOk;
     }
 }

@@ -114,8 +114,8 @@ public sealed class AugmentExperiment : ICourseExperiment
             var augmented = dst.ToArray();
             cells.AddRange(ids.Select((id, k) => new ImageGrid.Cell(augmented.AsSpan(k * p, p).ToArray(), $"epoch {epoch + 1}")));
         }
-        Png.Write(run.Folder.File("augmented_images.png"), ImageGrid.Render(cells, set.Rows, set.Columns, columns: ids.Length, scale: 3,
-            title: $"training images as they are and as epochs 1 and 2 see them ({config.Augment})"));
+        ImageGrid.WritePng(run.Folder.File("augmented_images.png"), cells, set.Rows, set.Columns, columns: ids.Length, scale: 3,
+            title: $"training images as they are and as epochs 1 and 2 see them ({config.Augment})");
     }
 
     private static string Report(ExperimentContext run, TrainedRun b, TrainedRun a, Gap gb, Gap ga, Estimate accBase, Estimate accAug, Estimate gain,

@@ -244,8 +244,8 @@ public sealed class L1VsL2Experiment : ICourseExperiment
             shown.Select((e, i) => (e.Name, firstLayers[i].Select(v => (double)v).ToArray())).ToList(), bins: 101, range: (-range, range));
         int[] units = WeightMaps.StrongestUnits(firstLayers[1], MapUnits);
         var cells = shown.SelectMany((e, i) => units.Select(u => new ImageGrid.Cell(WeightMaps.Map(firstLayers[i], u), $"{e.Name} #{u}"))).ToList();
-        Png.Write(folder.File("weight_maps.png"), ImageGrid.Render(cells, FashionMnist.Side, FashionMnist.Side, columns: MapUnits, scale: 3,
-            title: $"first-layer weights of {MapUnits} hidden units as 28x28 maps, seed {none.First.Seed}: rows none, matched L1, matched L2 (grey 0, white +, black -)"));
+        ImageGrid.WritePng(folder.File("weight_maps.png"), cells, FashionMnist.Side, FashionMnist.Side, columns: MapUnits, scale: 3,
+            title: $"first-layer weights of {MapUnits} hidden units as 28x28 maps, seed {none.First.Seed}: rows none, matched L1, matched L2 (grey 0, white +, black -)");
 
         var summary = RunFiles.ModelSummary(l1.First, checkpoint);
         summary["checkpoint_run"] = l1.Name;

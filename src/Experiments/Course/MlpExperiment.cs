@@ -102,8 +102,8 @@ public sealed class MlpExperiment : ICourseExperiment
         var testSet = context.Data(outcome.Seed).TestSet;
         var cells = shown.Select(p => new ImageGrid.Cell(testSet.Image(p.Index).ToArray().Select(b => b / 255f).ToArray(),
             $"{Short(p.Predicted)}{(p.Correct ? "" : " (" + Short(p.Label) + ")")}", Mark: !p.Correct)).ToList();
-        Png.Write(folder.File("predictions.png"), ImageGrid.Render(cells, FashionMnist.Side, FashionMnist.Side, columns: 8, scale: 3,
-            title: $"first {shown.Count} test images: predicted (true class when wrong, in red); seed {outcome.Seed}"));
+        ImageGrid.WritePng(folder.File("predictions.png"), cells, FashionMnist.Side, FashionMnist.Side, columns: 8, scale: 3,
+            title: $"first {shown.Count} test images: predicted (true class when wrong, in red); seed {outcome.Seed}");
 
         Plots.Lines(folder.File("loss.png"), $"MLP: cross-entropy per epoch (seed {outcome.Seed})", "epoch", "loss (nats)",
             RunFiles.LossCurves(outcome, "mlp", validation: true), markers: [(outcome.Result.BestEpoch, $"best validation epoch ({outcome.Result.BestEpoch})")]);

@@ -13,6 +13,9 @@ public sealed record Series(string Label, double[] X, double[] Y, bool Dashed = 
 /// <summary>PNG line plots for the reports (ScottPlot).</summary>
 public static class Plots
 {
+    // Text in the embedded DejaVu Sans, so that plots have labels on machines without fonts, like the image grids.
+    static Plots() => EmbeddedFontResolver.Install();
+
     /// <summary>Writes a line plot of <paramref name="series"/> to <paramref name="path"/>, with dotted vertical lines at the
     /// <paramref name="markers"/>' x values, labelled in the legend (e.g. the epoch of the lowest test loss), and the legend
     /// where <paramref name="legend"/> says (default: upper right).</summary>

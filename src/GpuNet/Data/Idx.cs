@@ -20,7 +20,7 @@ public sealed class DataFormatException(string fileName, string problem)
 /// <summary>The contents of an IDX file of unsigned bytes: its dimensions and its data, row-major.</summary>
 /// <param name="Dimensions">The sizes, outermost first (for images: count, rows, columns).</param>
 /// <param name="Data">The values, <c>product(Dimensions)</c> bytes.</param>
-public sealed record IdxArray(int[] Dimensions, byte[] Data);
+internal sealed record IdxArray(int[] Dimensions, byte[] Data);
 
 /// <summary>
 /// Reads and writes IDX files (LeCun's MNIST format, used by Fashion-MNIST), raw or gzip-compressed.
@@ -31,7 +31,7 @@ public sealed record IdxArray(int[] Dimensions, byte[] Data);
 /// problem with a file is a <see cref="DataFormatException"/> naming it; nothing allocates more than the file really
 /// holds, so a corrupt header that claims billions of elements fails as truncated rather than running out of memory.
 /// </remarks>
-public static class Idx
+internal static class Idx
 {
     /// <summary>The IDX element type of unsigned bytes.</summary>
     public const byte UnsignedByte = 0x08;

@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics.X86;
 namespace GpuNet;
 
 /// <summary>What the host engine can use on this processor.</summary>
-public static class HostCpu
+internal static class HostCpu
 {
     /// <summary>The widest SIMD path the host engine takes here: <c>AVX-512</c>, <c>AVX2+FMA</c> or <c>Vector&lt;T&gt;</c>.</summary>
     public static string InstructionSet =>
