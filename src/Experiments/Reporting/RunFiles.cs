@@ -220,7 +220,8 @@ public static partial class RunFiles
     /// <summary>The report section that says how to use the checkpoint, in GpuNet and in PyTorch.</summary>
     public static string CheckpointSection(TrainedRun o) => CheckpointSection(o.Normalization);
 
-    private static string CheckpointSection(Data.Normalization normalization) =>
+    /// <summary>The report section that says how to use a checkpoint trained with <paramref name="normalization"/>.</summary>
+    public static string CheckpointSection(Data.Normalization normalization) =>
         $$"""
         ## The checkpoint
 
