@@ -176,6 +176,41 @@ public sealed class ReportSentenceTests
         Assert.DoesNotContain("narrows the final gap", wider);
     }
 
+    // A regularize setting whose seeds move by the given shifts from the unpenalised runs (accuracy, validation and test alike).
+    private static RegularizeExperiment.Entry Setting(string kind, double strength, double[] shifts, double nearZero = 0.02) =>
+        new(new RegularizeExperiment.Setting(kind, strength),
+            shifts.Select((d, i) => Run(kind == "none" ? "overfit" : kind, 42 + i, Parting(0.80 + 0.01 * i, d))).ToList(),
+            shifts.Select((_, i) => new OverfitSetup.WeightStatistics([nearZero, nearZero + 0.001 * i], nearZero, [1.0, 2.0])).ToList());
+
+    private static string Regularize(double[] l2, double[] l1) => RegularizeExperiment.Report(
+    [
+        Setting("none", 0, [0, 0, 0]),
+        Setting("L2", 1e-4, [0.001, -0.001, 0.0005]),
+        Setting("L2", 1e-2, l2),
+        Setting("L1", 1e-3, l1, nearZero: 0.9),
+    ], Footer);
+
+    [Fact]
+    public void Regularize_names_the_cures_that_help_hurt_or_are_within_noise_by_their_paired_intervals()
+    {
+        string helps = Regularize(l2: [0.020, 0.021, 0.019], l1: [-0.050, -0.052, -0.049]);
+        Assert.Contains("beyond the noise with: **L2=1e-2**; lower beyond the noise with: **L1=1e-3**", helps);
+        Assert.Contains("Chosen by validation accuracy (the simplest setting that no other beats beyond the noise of the seeds): **L2=1e-2**", helps);
+        Assert.Contains("the strongest L1 penalty does make the model sparser than no penalty", helps);
+
+        // The strongest L2 now hurts and L1 helps: the sentences swap.
+        string swapped = Regularize(l2: [-0.030, -0.031, -0.029], l1: [0.020, 0.021, 0.019]);
+        Assert.Contains("beyond the noise with: **L1=1e-3**; lower beyond the noise with: **L2=1e-2**", swapped);
+
+        // Everything within noise, L2=1e-2 ahead by a hair on the mean: no penalty is kept, and the report says why.
+        string noise = Regularize(l2: [0.004, -0.002, 0.001], l1: [0.003, -0.004, 0.0005]);
+        Assert.Contains("beyond the noise with: **none**; lower beyond the noise with: **none**", noise);
+        Assert.Contains("**no penalty**", noise);
+        Assert.Contains("The highest mean validation accuracy is L2=1e-2's", noise);
+        Assert.Contains("Here that leaves a penalty nothing to add", noise);
+        Assert.DoesNotContain("Here that leaves a penalty nothing to add", helps);
+    }
+
     // ----- the README's results table ----------------------------------------------------------------------------------
 
     private static JsonObject EstimateJson(double mean, double std, double low, double high, int n = 3) => new()
