@@ -23,14 +23,14 @@ public sealed class ReportSentenceTests
 
     /// <summary>A run with the given epochs; the best epoch is the one with the highest validation accuracy (first on ties).</summary>
     internal static RunFigures Run(string name, int seed, IReadOnlyList<E> epochs, int trainImages = 2000, int testImages = 10000, long parameters = 669_706,
-        Regularization? regularization = null, double lr = 0.01)
+        Regularization? regularization = null, double lr = 0.01, IReadOnlyList<float>? steps = null, bool diverged = false)
     {
         var history = epochs.Select((e, i) => new EpochMetrics(i + 1, lr, e.TrainLoss, e.TrainLoss, e.TrainAcc, 0, e.TestLoss, e.ValAcc, e.TestLoss, e.TestAcc, 0)).ToList();
         int best = history.Select((m, i) => (m.ValidationAccuracy, i)).OrderByDescending(p => p.ValidationAccuracy).ThenBy(p => p.i).First().i + 1;
         var config = new TrainingConfig(name, new MlpSpec([512, 512]), lr, 0.9, 64, epochs.Count, false, "none", regularization ?? Regularization.None,
             new int[trainImages], new int[1000], seed);
         var chosen = history[best - 1];
-        return new RunFigures(config, TrainResult.Restore(history, best, false), chosen.TestLoss, (int)Math.Round(chosen.TestAccuracy * testImages), testImages,
+        return new RunFigures(config, TrainResult.Restore(history, best, diverged, steps), chosen.TestLoss, (int)Math.Round(chosen.TestAccuracy * testImages), testImages,
             parameters, new Normalization(0.2862, 0.353));
     }
 
@@ -209,6 +209,54 @@ public sealed class ReportSentenceTests
         Assert.Contains("The highest mean validation accuracy is L2=1e-2's", noise);
         Assert.Contains("Here that leaves a penalty nothing to add", noise);
         Assert.DoesNotContain("Here that leaves a penalty nothing to add", helps);
+    }
+
+    // One optimizer run: a step loss decaying from 2.3 to its end value (NaN from step 61 when it diverges), two epochs.
+    private static OptimizersExperiment.Curve Optimizer(string key, double lr, int seed, double validation, bool diverges = false)
+    {
+        double end = 2.3 - 2.0 * validation;
+        var steps = Enumerable.Range(0, 120).Select(i => diverges && i >= 60 ? float.NaN : (float)(end + (2.3 - end) * Math.Exp(-i / 20.0))).ToList();
+        var run = Run($"{key} lr={lr}", seed, [new(end + 0.2, validation - 0.05, validation - 0.05, end + 0.25, validation - 0.05), new(end, validation, validation, end + 0.05, validation)],
+            lr: lr, steps: steps, diverged: diverges);
+        var o = OptimizersExperiment.Optimizers.Single(x => x.Key == key);
+        return new OptimizersExperiment.Curve(key, o.Label, lr, run);
+    }
+
+    private static string Optimizers(bool adamDiverges, double[] sgdAtOne)
+    {
+        var accuracy = new Dictionary<(string, double), Func<int, double>>
+        {
+            [("sgd", 0.001)] = _ => 0.70, [("sgd", 0.01)] = _ => 0.80, [("sgd", 0.1)] = _ => 0.85, [("sgd", 1)] = i => 0.85 + sgdAtOne[i],
+            [("adam", 0.001)] = _ => 0.86, [("adam", 0.01)] = _ => 0.83, [("adam", 0.1)] = _ => 0.75, [("adam", 1)] = _ => 0.60,
+        };
+        var rates = accuracy.Select(a => new OptimizersExperiment.Rate(a.Key.Item1, OptimizersExperiment.Optimizers.Single(o => o.Key == a.Key.Item1).Label, a.Key.Item2,
+            Enumerable.Range(0, 3).Select(i => Optimizer(a.Key.Item1, a.Key.Item2, 42 + i, a.Value(i) + 0.001 * i,
+                diverges: adamDiverges && a.Key == ("adam", 1.0))).ToList())).ToList();
+        var (best, chosen) = OptimizersExperiment.JudgeAll(rates);
+        return OptimizersExperiment.Report(rates, best, chosen, [42, 43, 44], Footer);
+    }
+
+    private static string Line(string report, string start) => report.Split('\n').Single(l => l.StartsWith(start, StringComparison.Ordinal));
+
+    [Fact]
+    public void Optimizers_calls_a_rate_divergent_only_when_it_diverged_and_ties_only_within_noise()
+    {
+        string diverging = Optimizers(adamDiverges: true, sgdAtOne: [0.002, -0.003, 0.0005]);
+        Assert.Contains("lr 1 is divergent (every seed; seed 42: the loss became NaN or infinite at step 61)", Line(diverging, "- **Adam**"));
+        Assert.Contains("lr **0.001** has the highest mean validation accuracy", Line(diverging, "- **Adam**"));
+        Assert.Contains("ahead of lr 0.01 by +3.00 pp (95% CI +3.00 pp to +3.00 pp, 3 seeds): a gain", Line(diverging, "- **Adam**"));
+        // SGD at lr 1 is a hair below lr 0.1 on the mean and within noise of it: tied, and good too.
+        var sgd = Line(diverging, "- **SGD**");
+        Assert.Contains("lr **0.1** (tied within noise with lr 1)", sgd);
+        Assert.Contains("lr 1 is good", sgd);
+        Assert.Contains("so the seeds do not separate the two", sgd);
+
+        string stable = Optimizers(adamDiverges: false, sgdAtOne: [-0.03, -0.031, -0.029]);
+        Assert.DoesNotContain("lr 1 is divergent", Line(stable, "- **Adam**"));
+        var sgdStable = Line(stable, "- **SGD**");
+        Assert.DoesNotContain("tied within noise", sgdStable);
+        Assert.DoesNotContain("lr 1 is good", sgdStable);
+        Assert.Contains("ahead of lr 1 by +3.00 pp", sgdStable);
     }
 
     // ----- the README's results table ----------------------------------------------------------------------------------
