@@ -259,6 +259,37 @@ public sealed class ReportSentenceTests
         Assert.Contains("ahead of lr 1 by +3.00 pp", sgdStable);
     }
 
+    // One metric's uniform and distance votes with the given test errors by k (leave-one-out errors follow the test errors).
+    private static string Knn(double[] errors, int test = 10000)
+    {
+        int[] ks = [1, 3, 5, 7, 9, 15, 25, 51, 101, 201];
+        List<KnnExperiment.Point> Line(global::GpuNet.Kernels.KnnWeights w) => ks.Select((k, i) => new KnnExperiment.Point(k, global::GpuNet.Neighbors.KnnMetric.L2, w,
+            (int)Math.Round(errors[i] * 5000), i == 0 ? 0 : (int)Math.Round(errors[i] * 4000), 5000, (int)Math.Round(errors[i] * test), test)).ToList();
+        return KnnExperiment.Reading(Line(global::GpuNet.Kernels.KnnWeights.Uniform), Line(global::GpuNet.Kernels.KnnWeights.Distance));
+    }
+
+    [Fact]
+    public void Knn_says_where_the_error_is_lowest_and_calls_close_k_within_noise()
+    {
+        string small = Knn([0.150, 0.142, 0.135, 0.137, 0.140, 0.145, 0.150, 0.160, 0.170, 0.190]);
+        Assert.Contains("The test error is lowest at k = 5, 13.50%", small);
+        Assert.Contains("within noise of it: k = 3, 5, 7, 9", small);
+        Assert.Contains("**Large k, bias.**", small);
+        Assert.Contains("**Leave-one-out picks a good k.**", small);
+
+        // The error falls all the way to the largest k: no bias shows, the lowest is at k = 201.
+        string large = Knn([0.190, 0.180, 0.170, 0.165, 0.160, 0.155, 0.150, 0.145, 0.140, 0.130]);
+        Assert.Contains("The test error is lowest at k = 201", large);
+        Assert.DoesNotContain("**Large k, bias.**", large);
+        Assert.Contains("within noise of the lowest test error", large);
+
+        // A flat curve on 1,000 test images: k = 1 is within noise of the lowest, so no gain from averaging is claimed.
+        string flat = Knn([0.150, 0.149, 0.147, 0.148, 0.149, 0.150, 0.151, 0.150, 0.152, 0.153], test: 1000);
+        Assert.Contains("**No clear gain from averaging here.**", flat);
+        Assert.DoesNotContain("Averaging helps", flat);
+        Assert.DoesNotContain("**Large k, bias.**", flat);
+    }
+
     // ----- the README's results table ----------------------------------------------------------------------------------
 
     private static JsonObject EstimateJson(double mean, double std, double low, double high, int n = 3) => new()

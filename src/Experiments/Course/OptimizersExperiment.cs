@@ -95,15 +95,6 @@ public sealed class OptimizersExperiment : ICourseExperiment
             $"divergent: {(divergent.Count == 0 ? "none" : string.Join(", ", divergent))}";
     }
 
-    // "83.10% (95% CI 82.11% to 84.09%)" from an Estimate's JSON, or the mean alone without an interval.
-    private static string Interval(JsonNode? estimate)
-    {
-        string mean = RunFiles.Pct(Summaries.Number(estimate, "mean") ?? double.NaN);
-        return estimate?["ci95"] is JsonArray ci && ci.Count == 2
-            ? $"{mean} (95% CI {RunFiles.Pct(ci[0]?.GetValue<double>() ?? double.NaN)} to {RunFiles.Pct(ci[1]?.GetValue<double>() ?? double.NaN)})"
-            : mean;
-    }
-
     /// <summary>Seeds by default: enough for an interval on each rate's accuracy and for verdicts that hold beyond one seed.</summary>
     public int DefaultSeeds => 3;
 
