@@ -290,6 +290,17 @@ public sealed class ReportSentenceTests
         Assert.DoesNotContain("**Large k, bias.**", flat);
     }
 
+    [Fact]
+    public void Dropout_table_states_the_1_over_p_keep_factor_only_when_the_tables_show_it()
+    {
+        var x = DropoutTable.Output;
+        float[,] Scaled(float f) { var m = (float[,])x.Clone(); for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) m[i, j] *= f; return m; }
+        var right = new DropoutTable.Result(0.5f, Scaled(1), Scaled(0.5f), Scaled(2), Scaled(1));
+        Assert.Contains("they differ only by the constant", DropoutTable.Factor(right));
+        var wrong = right with { InvertedTrain = Scaled(1) };
+        Assert.Contains("are not the standard ones times 1/p_keep", DropoutTable.Factor(wrong));
+    }
+
     // ----- the README's results table ----------------------------------------------------------------------------------
 
     private static JsonObject EstimateJson(double mean, double std, double low, double high, int n = 3) => new()
