@@ -44,7 +44,9 @@ public sealed class MlpExperiment : ICourseExperiment
     /// <inheritdoc />
     public string KeyNumbers(JsonObject summary) =>
         (Summaries.Number(summary, "over_seeds.test_accuracy.n") is > 1
-            ? $"test accuracy {Summaries.MeanWithInterval(summary, "over_seeds.test_accuracy", RunFiles.Pct)}; first seed "
+            ? $"test accuracy {Summaries.MeanStd(summary, "over_seeds.test_accuracy", RunFiles.Pct, v => RunFiles.Points(v).TrimStart('+'))}, " +
+              $"95% CI {RunFiles.Pct(Summaries.Number(summary, "over_seeds.test_accuracy.ci95.0") ?? double.NaN)} to " +
+              $"{RunFiles.Pct(Summaries.Number(summary, "over_seeds.test_accuracy.ci95.1") ?? double.NaN)}; first seed "
             : "test accuracy ") +
         $"{RunFiles.Pct(Summaries.Number(summary, "test_accuracy") ?? double.NaN)} " +
         $"(best-validation epoch {Summaries.Number(summary, "best_epoch")} of {Summaries.Number(summary, "epochs_trained")})";
