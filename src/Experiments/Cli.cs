@@ -126,6 +126,20 @@ public static class Cli
         });
         root.Subcommands.Add(report);
 
+        var tableOut = new Option<string>("--out") { Description = "The `gpunet run all` folder.", DefaultValueFactory = _ => Path.Combine("runs", "all") };
+        var table = new Command("table", $"Write the README's results table ({Reporting.ResultsTable.FileName} in the `gpunet run all` folder) from the experiments' summary.json files, and print it.")
+        {
+            tableOut,
+        };
+        table.SetAction(parse =>
+        {
+            string dir = parse.GetValue(tableOut)!;
+            if (!File.Exists(Path.Combine(dir, "summary.json"))) throw new UsageException($"{dir} holds no summary.json of `gpunet run all`.");
+            stdout.Write(Reporting.ResultsTable.Write(dir));
+            return ExitOk;
+        });
+        root.Subcommands.Add(table);
+
         var slurmExperiment = new Argument<string>("experiment") { Description = "The experiment to sweep: " + string.Join(", ", ExperimentRegistry.Names) + "." };
         slurmExperiment.AcceptOnlyFromAmong(ExperimentRegistry.Names.ToArray());
         var shards = new Option<int>("--shards") { Description = "Array tasks: task i fits shard i/n of the runs.", DefaultValueFactory = _ => 4 };

@@ -11,7 +11,8 @@ namespace GpuNet.Experiments;
 /// <c>gpunet run all</c>: every experiment of <see cref="ExperimentRegistry.All"/> in the course's order, each in its own
 /// sub-folder of the run folder with the same device, seed, <c>--epochs</c> and <c>--quick</c>, then an index report.md
 /// that links each report and puts each experiment's key numbers (<see cref="IExperiment.KeyNumbers"/>) and run time in
-/// one table. An experiment that fails is recorded with its error and the others still run; the exit code is then 1.
+/// one table, and results.md, the README's results table (<see cref="ResultsTable"/>). An experiment that fails is recorded
+/// with its error and the others still run; the exit code is then 1.
 /// </summary>
 public sealed class AllExperiment : IExperiment
 {
@@ -136,7 +137,9 @@ public sealed class AllExperiment : IExperiment
         text.AppendLine("---");
         text.AppendLine();
         text.AppendLine($"Run with `gpunet run all{(options.Device is { } d ? $" --device {d}" : "")} --seed {options.Seed}" +
-            (options.Epochs is { } e2 ? $" --epochs {e2}" : "") + (options.Quick ? " --quick" : "") + "`.");
+            (options.Epochs is { } e2 ? $" --epochs {e2}" : "") + (options.Quick ? " --quick" : "") + "`. " +
+            $"[`{ResultsTable.FileName}`]({ResultsTable.FileName}) holds the same results as the README's table (`gpunet table --out {options.OutDir}` writes it again).");
         folder.WriteText("report.md", text.ToString());
+        ResultsTable.Write(folder.Path);
     }
 }

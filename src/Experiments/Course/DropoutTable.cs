@@ -152,8 +152,7 @@ public sealed class DropoutTable : ICourseExperiment
           training is already `x`, and the test-time network is the plain one: `y = x`. This is what PyTorch's
           `nn.Dropout` does; inference then needs no knowledge of p_keep.
 
-        Both give the next layer the same expected input in training and at test; they differ only by the constant
-        factor 1/p_keep = {Format(1 / r.PKeep)} on every activation, in both phases.
+        {Factor(r)}
 
         ```
         {tables.TrimEnd()}
@@ -161,6 +160,24 @@ public sealed class DropoutTable : ICourseExperiment
 
         Computed by the dropout kernels (`Dropout.ForwardTrain` with the given mask, `Dropout.ForwardEval`).
         """ + "\n";
+
+    /// <summary>
+    /// The sentence on how the two modes relate, checked on the computed tables: inverted = standard / p_keep in both phases
+    /// (to float32 rounding), or, if the kernels gave anything else, the largest mismatch.
+    /// </summary>
+    internal static string Factor(Result r)
+    {
+        double worst = 0;
+        foreach (var (standard, inverted) in new[] { (r.StandardTrain, r.InvertedTrain), (r.StandardTest, r.InvertedTest) })
+            for (int i = 0; i < standard.GetLength(0); i++)
+                for (int j = 0; j < standard.GetLength(1); j++)
+                    worst = Math.Max(worst, Math.Abs(inverted[i, j] - standard[i, j] / (double)r.PKeep) / Math.Max(1, Math.Abs(inverted[i, j])));
+        return worst <= 1e-5
+            ? $"Both give the next layer the same expected input in training and at test; in the tables below they differ only by the constant\n" +
+              $"factor 1/p_keep = {Format(1 / r.PKeep)} on every activation, in both phases."
+            : $"In the tables below the inverted outputs are not the standard ones times 1/p_keep = {Format(1 / r.PKeep)}: the largest relative\n" +
+              $"mismatch is {worst.ToString("G3", CultureInfo.InvariantCulture)}, which the kernels should not give.";
+    }
 
     private static void AppendTable(StringBuilder text, string title, float[,] m)
     {

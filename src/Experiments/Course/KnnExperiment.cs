@@ -79,7 +79,7 @@ public sealed class KnnExperiment : ICourseExperiment
     public static string WeightsName(KnnWeights weights) => weights == KnnWeights.Uniform ? "uniform" : "distance";
 
     /// <summary>One point of a seed's sweep.</summary>
-    private sealed record Point(int K, KnnMetric Metric, KnnWeights Weights, int TrainWrong, int TrainWrongWithSelf, int TrainCount,
+    internal sealed record Point(int K, KnnMetric Metric, KnnWeights Weights, int TrainWrong, int TrainWrongWithSelf, int TrainCount,
         int TestWrong, int TestCount)
     {
         public double TrainError => (double)TrainWrong / TrainCount;
@@ -638,8 +638,22 @@ public sealed class KnnExperiment : ICourseExperiment
         return text.ToString();
     }
 
-    /// <summary>The bias/variance reading of one metric's curves, from the numbers.</summary>
-    private static string Reading(List<Point> u, List<Point> d)
+    /// <summary>
+    /// True when the test errors of <paramref name="a"/> and <paramref name="b"/> (on the same test images) differ by at most
+    /// twice the standard error of a difference of two independent error rates, <c>√(p(1-p)/n + q(1-q)/n)</c>. Two rules'
+    /// errors on the same images are positively correlated, so the paired standard error is smaller and this calls more
+    /// differences noise than a paired test would: a tie here is a conservative tie.
+    /// </summary>
+    internal static bool WithinNoise(Point a, Point b)
+    {
+        double p = a.TestError, q = b.TestError;
+        double se = Math.Sqrt(p * (1 - p) / a.TestCount + q * (1 - q) / b.TestCount);
+        return Math.Abs(p - q) <= 2 * se;
+    }
+
+    /// <summary>The bias/variance reading of one metric's curves (uniform votes <paramref name="u"/>, distance votes
+    /// <paramref name="d"/>, both by increasing k), from the numbers.</summary>
+    internal static string Reading(List<Point> u, List<Point> d)
     {
         static string P(double v) => RunFiles.Pct(v);
         static string Pp(double v) => (v * 100).ToString("F2", CultureInfo.InvariantCulture) + " pp";
@@ -647,6 +661,9 @@ public sealed class KnnExperiment : ICourseExperiment
         var last = u[^1];
         var bestTest = u.MinBy(p => (p.TestWrong, p.K))!;
         var bestLoo = u.MinBy(p => (p.TrainWrong, p.K))!;
+        // The k whose test error is within noise of the lowest: where the error is lowest, as far as the test images can tell.
+        var near = u.Where(p => WithinNoise(p, bestTest)).Select(p => p.K).ToList();
+        string range = near.Count == 1 ? $"only k = {bestTest.K}" : $"k = {string.Join(", ", near)}";
         var lines = new List<string>();
 
         lines.Add(string.Create(CultureInfo.InvariantCulture,
@@ -654,29 +671,29 @@ public sealed class KnnExperiment : ICourseExperiment
             $"training error {P(first.TrainErrorWithSelf)}. Left out, its nearest other neighbour gets {P(first.TrainError)} wrong, and the " +
             $"test error is {P(first.TestError)}: the rule memorises the training set, and a prediction rests on one image, noise included."));
         double gain = first.TestError - bestTest.TestError;
-        double noise = Math.Sqrt(first.TestError * (1 - first.TestError) / first.TestCount);
-        string size = gain < 2 * noise ? $"; about the size of the noise, whose standard error is {Pp(noise)}" : "";
-        if (bestTest.K > first.K && gain > 0)
+        if (!near.Contains(first.K))
             lines.Add(string.Create(CultureInfo.InvariantCulture,
                 $"- **Averaging helps up to a point.** The test error is lowest at k = {bestTest.K}, {P(bestTest.TestError)} " +
-                $"({Pp(gain)} below k = {first.K}{size}); the leave-one-out error is lowest at k = {bestLoo.K} " +
-                $"({P(bestLoo.TrainError)}). A vote of several neighbours depends less on any single one: its variance falls."));
+                $"({Pp(gain)} below k = {first.K}, beyond twice the standard error of the difference); within noise of it: {range}. " +
+                $"The leave-one-out error is lowest at k = {bestLoo.K} ({P(bestLoo.TrainError)}). A vote of several neighbours depends less on any " +
+                $"single one: its variance falls."));
         else
             lines.Add(string.Create(CultureInfo.InvariantCulture,
-                $"- **No gain from averaging here.** No k above {first.K} lowers the test error (lowest: {P(bestTest.TestError)} at k = {bestTest.K}); " +
-                $"the leave-one-out error is lowest at k = {bestLoo.K} ({P(bestLoo.TrainError)})."));
+                $"- **No clear gain from averaging here.** The lowest test error is {P(bestTest.TestError)} at k = {bestTest.K}, but k = {first.K} " +
+                $"({P(first.TestError)}) is within noise of it (within noise: {range}); the leave-one-out error is lowest at k = {bestLoo.K} " +
+                $"({P(bestLoo.TrainError)})."));
         double testRise = last.TestError - bestTest.TestError, looRise = last.TrainError - bestLoo.TrainError;
-        if (last.K > bestTest.K && testRise > 0.005 && looRise > 0)
+        if (!near.Contains(last.K) && looRise > 0)
             lines.Add(string.Create(CultureInfo.InvariantCulture,
                 $"- **Large k, bias.** Beyond that both errors rise: at k = {last.K} the leave-one-out error is {P(last.TrainError)} " +
-                $"(+{Pp(looRise)}) and the test error {P(last.TestError)} (+{Pp(testRise)}). The vote now reaches into other classes' " +
+                $"(+{Pp(looRise)}) and the test error {P(last.TestError)} (+{Pp(testRise)}, beyond the noise). The vote now reaches into other classes' " +
                 $"regions, so the prediction is pulled towards what is common in a wide neighbourhood instead of what is true locally: " +
                 $"a systematic error, which a still wider vote only makes larger."));
         else
             lines.Add(string.Create(CultureInfo.InvariantCulture,
                 $"- **Large k.** At k = {last.K} the test error is {P(last.TestError)} and the leave-one-out error {P(last.TrainError)}: " +
-                $"{(testRise > 0 ? $"{Pp(testRise)} above the best test error" : "no worse than the best")}, so over this range of k the bias of a wide vote " +
-                $"hardly shows."));
+                $"{(near.Contains(last.K) ? "within noise of the lowest test error" : $"{Pp(testRise)} above the lowest test error, but the leave-one-out error does not rise with it")}, " +
+                $"so over this range of k the bias of a wide vote does not show clearly."));
         double gapFirst = first.TestError - first.TrainErrorWithSelf, gapLast = last.TestError - last.TrainErrorWithSelf;
         string picture = last.TrainErrorWithSelf > first.TrainErrorWithSelf && Math.Abs(gapLast) < Math.Abs(gapFirst)
             ? "the textbook picture of a model losing variance and gaining bias as k grows"
@@ -686,13 +703,17 @@ public sealed class KnnExperiment : ICourseExperiment
             $"and the test error minus it from {Pp(gapFirst)} to {Pp(gapLast)}: {picture}. With distance weights an image at distance 0 " +
             $"outvotes all others, so that training error is at most {P(d.Max(p => p.TrainErrorWithSelf))} at every k."));
         double maxGap = u.Max(p => Math.Abs(p.TrainError - p.TestError));
-        lines.Add(string.Create(CultureInfo.InvariantCulture,
-            $"- **Leave-one-out tracks test.** Its error is within {Pp(maxGap)} of the test error at every k, so k can be chosen from the " +
-            $"training images alone: it picks k = {bestLoo.K}, test error {P(bestLoo.TestError)}."));
+        lines.Add(near.Contains(bestLoo.K)
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"- **Leave-one-out picks a good k.** Its error is within {Pp(maxGap)} of the test error at every k, and the k it picks from the training " +
+                $"images alone, k = {bestLoo.K}, has a test error ({P(bestLoo.TestError)}) within noise of the lowest.")
+            : string.Create(CultureInfo.InvariantCulture,
+                $"- **Leave-one-out misses.** Its error is within {Pp(maxGap)} of the test error at every k, but the k it picks, k = {bestLoo.K}, has a " +
+                $"test error ({P(bestLoo.TestError)}) beyond the noise of the lowest ({P(bestTest.TestError)} at k = {bestTest.K})."));
         var dLast = d[^1];
-        string effect = dLast.TestError < last.TestError
-            ? "(far neighbours weigh less, which softens the large-k bias)"
-            : dLast.TestError > last.TestError ? "(here weighting does not soften the large-k bias)" : "(the same)";
+        string effect = WithinNoise(dLast, last) ? "(the same within noise)"
+            : dLast.TestError < last.TestError ? "(far neighbours weigh less, which softens the large-k bias)"
+            : "(here weighting makes the large-k error worse)";
         lines.Add(string.Create(CultureInfo.InvariantCulture,
             $"- **Distance weights** give test error {P(dLast.TestError)} at k = {dLast.K} against {P(last.TestError)} uniform {effect}" +
             $", and {P(d.Min(p => p.TestError))} at their best k against {P(bestTest.TestError)}."));

@@ -77,11 +77,12 @@ public sealed class L1VsL2Experiment : ICourseExperiment
         string Run(string? name)
         {
             var r = runs.FirstOrDefault(r => Summaries.Text(r, "name") == name);
-            return r is null ? "-" : $"{name} validation {RunFiles.Pct(Summaries.Number(r, "validation_accuracy.mean") ?? double.NaN)}, " +
+            return r is null ? "-" : $"{name} validation {Summaries.MeanStd(r, "validation_accuracy", RunFiles.Pct, v => RunFiles.Points(v).TrimStart('+'))}, " +
                 $"{RunFiles.Pct(Summaries.Number(r, "exact_zero_fraction.mean") ?? double.NaN)} weights exactly 0";
         }
-        string near = Summaries.Number(summary, "mlp.matched.near_zero_gap.mean") is { } g
-            ? $"; L1 - L2 near-zero share {RunFiles.Points(g)} ({Summaries.Text(summary, "mlp.matched.near_zero_gap_verdict")})" : "";
+        string near = Summaries.Number(summary, "mlp.matched.near_zero_gap.mean") is not null
+            ? $"; L1 - L2 paired by seed: near-zero share {Summaries.MeanWithInterval(summary, "mlp.matched.near_zero_gap", RunFiles.Points)} " +
+              $"({Summaries.Text(summary, "mlp.matched.near_zero_gap_verdict")}), test accuracy {Summaries.Difference(summary, "mlp.matched.test_gap", RunFiles.Points)}" : "";
         return $"quiz L2 {Weights(summary["quiz"]?["l2"])}, L1 {Weights(summary["quiz"]?["l1"])}; MLP at matched accuracy (mean over seeds): " +
             $"{Run(Summaries.Text(summary, "mlp.matched.l1"))}; {Run(Summaries.Text(summary, "mlp.matched.l2"))}{near}";
     }

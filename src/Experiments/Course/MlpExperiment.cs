@@ -44,7 +44,9 @@ public sealed class MlpExperiment : ICourseExperiment
     /// <inheritdoc />
     public string KeyNumbers(JsonObject summary) =>
         (Summaries.Number(summary, "over_seeds.test_accuracy.n") is > 1
-            ? $"test accuracy {Summaries.MeanWithInterval(summary, "over_seeds.test_accuracy", RunFiles.Pct)}; first seed "
+            ? $"test accuracy {Summaries.MeanStd(summary, "over_seeds.test_accuracy", RunFiles.Pct, v => RunFiles.Points(v).TrimStart('+'))}, " +
+              $"95% CI {RunFiles.Pct(Summaries.Number(summary, "over_seeds.test_accuracy.ci95.0") ?? double.NaN)} to " +
+              $"{RunFiles.Pct(Summaries.Number(summary, "over_seeds.test_accuracy.ci95.1") ?? double.NaN)}; first seed "
             : "test accuracy ") +
         $"{RunFiles.Pct(Summaries.Number(summary, "test_accuracy") ?? double.NaN)} " +
         $"(best-validation epoch {Summaries.Number(summary, "best_epoch")} of {Summaries.Number(summary, "epochs_trained")})";
@@ -78,7 +80,7 @@ public sealed class MlpExperiment : ICourseExperiment
     }
 
     /// <summary>One shown test image: what the run's model said about it.</summary>
-    private sealed record ShownImage(int Index, int Label, int Predicted, double Confidence)
+    internal sealed record ShownImage(int Index, int Label, int Predicted, double Confidence)
     {
         public bool Correct => Label == Predicted;
 
@@ -136,8 +138,15 @@ public sealed class MlpExperiment : ICourseExperiment
         if (all.Count > 1)
             context.Console.WriteLine($"over seeds {string.Join(", ", seeds)}: test accuracy {overSeeds["test_accuracy"].Describe(RunFiles.Pct)}, " +
                 $"std {RunFiles.Points(overSeeds["test_accuracy"].Std).TrimStart('+')}");
-        context.Finish(Report(context, outcome, shown, overSeeds));
+        context.Finish(Report(new MlpResults(outcome.Figures, shown, overSeeds), context.Footer()));
     }
+
+    /// <summary>What the report states: the first seed's run and its shown test images, and the figures over seeds.</summary>
+    internal sealed record MlpResults(RunFigures Run, IReadOnlyList<ShownImage> Shown, IReadOnlyDictionary<string, Estimate> OverSeeds);
+
+    /// <summary>A test loss counts as risen from its minimum when it ends this much (relative) above it; a smaller rise is
+    /// within the epoch-to-epoch wobble and the report calls the curve flat.</summary>
+    public const double LossRise = 0.01;
 
     // Short class names so that captions fit under a 84-pixel image.
     private static string Short(int label) => label switch
@@ -147,8 +156,10 @@ public sealed class MlpExperiment : ICourseExperiment
         _ => FashionMnist.ClassNames[label],
     };
 
-    private static string Report(ExperimentContext run, TrainedRun o, IReadOnlyList<ShownImage> shown, Dictionary<string, Estimate> seeds)
+    /// <summary>The report's words, from <paramref name="results"/> alone (the plots are written by <see cref="Analyse"/>).</summary>
+    internal static string Report(MlpResults results, string footer)
     {
+        var (o, shown, seeds) = (results.Run, results.Shown, results.OverSeeds);
         var c = o.Config;
         var best = o.Best;
         var last = o.Result.History[^1];
@@ -177,13 +188,16 @@ public sealed class MlpExperiment : ICourseExperiment
         text.Append(string.Create(CultureInfo.InvariantCulture,
             $"**Test accuracy of the selected model: {RunFiles.Pct(o.TestAccuracy)}** ({o.TestCorrect:N0} of {o.TestCount:N0}), test loss " +
             $"{RunFiles.F4(o.TestLoss)} nats. "));
-        if (best.TrainAccuracy > o.TestAccuracy)
+        text.Append(TrainVersusTest(best.TrainAccuracy, c.Train.Length, o.TestAccuracy, o.TestCount, o.ParameterCount));
+        var atMin = o.Result.History[minTestLossEpoch - 1];
+        if (minTestLossEpoch < last.Epoch && last.TestLoss > atMin.TestLoss * (1 + LossRise) && last.TrainLoss < atMin.TrainLoss)
             text.Append(string.Create(CultureInfo.InvariantCulture,
-                $"The training accuracy ({RunFiles.Pct(best.TrainAccuracy)}) is above the test accuracy: even this network, with " +
-                $"{o.ParameterCount:N0} parameters for {c.Train.Length:N0} images, fits the training images better than new ones. "));
-        if (minTestLossEpoch < last.Epoch && last.TrainLoss < o.Result.History[minTestLossEpoch - 1].TrainLoss)
+                $"Its test loss is lowest at epoch {minTestLossEpoch} ({atMin.TestLoss:F4}) and ends at {last.TestLoss:F4}, while the training loss " +
+                $"keeps falling, from {atMin.TrainLoss:F4} to {last.TrainLoss:F4}: the first sign of overfitting. "));
+        else
             text.Append(string.Create(CultureInfo.InvariantCulture,
-                $"Its test loss is lowest at epoch {minTestLossEpoch} while the training loss keeps falling to the end. "));
+                $"Its test loss does not rise at the end: it is lowest at epoch {minTestLossEpoch} ({atMin.TestLoss:F4}) and ends at {last.TestLoss:F4}" +
+                $"{(minTestLossEpoch == last.Epoch ? ", still falling, so more epochs might still help" : $", within {LossRise * 100:0}% of that")}. "));
         text.AppendLine(last.Epoch == best.Epoch
             ? "The selected epoch is the last one."
             : $"The last epoch's validation accuracy is {RunFiles.Pct(last.ValidationAccuracy)}, against {RunFiles.Pct(best.ValidationAccuracy)} at the selected one.");
@@ -224,8 +238,31 @@ public sealed class MlpExperiment : ICourseExperiment
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
             $"{shown.Count(p => p.Correct)} of {shown.Count} right (seed {o.Seed}'s model). The confidence is the softmax probability of the predicted class."));
         text.AppendLine();
-        text.AppendLine(RunFiles.CheckpointSection(o));
-        text.AppendLine(run.Footer());
+        text.AppendLine(RunFiles.CheckpointSection(o.Normalization));
+        text.AppendLine(footer);
         return text.ToString();
+    }
+
+    /// <summary>
+    /// The sentence comparing the training accuracy (on <paramref name="trainImages"/>) with the test accuracy (on
+    /// <paramref name="testImages"/>): above or below only when the difference exceeds twice its standard error
+    /// <c>√(p(1-p)/n + q(1-q)/m)</c>, else within noise.
+    /// </summary>
+    internal static string TrainVersusTest(double train, int trainImages, double test, int testImages, long parameters)
+    {
+        double se = Math.Sqrt(train * (1 - train) / Math.Max(1, trainImages) + test * (1 - test) / Math.Max(1, testImages));
+        double gap = train - test;
+        return gap > 2 * se
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"The training accuracy ({RunFiles.Pct(train)}) is above the test accuracy by {RunFiles.Points(gap).TrimStart('+')}, more than twice " +
+                $"its standard error ({se * 100:F2} pp): this network, with {parameters:N0} parameters for {trainImages:N0} images, fits the " +
+                $"training images better than new ones. ")
+            : gap < -2 * se
+                ? string.Create(CultureInfo.InvariantCulture,
+                    $"The training accuracy ({RunFiles.Pct(train)}) is below the test accuracy by {RunFiles.Points(-gap).TrimStart('+')}, more than " +
+                    $"twice its standard error ({se * 100:F2} pp): the network has not yet fitted its own training images better than new ones. ")
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"The training accuracy ({RunFiles.Pct(train)}) and the test accuracy are within noise of each other (a difference of " +
+                    $"{RunFiles.Points(gap)}, within twice its standard error of {se * 100:F2} pp): no sign of overfitting in the accuracies. ");
     }
 }

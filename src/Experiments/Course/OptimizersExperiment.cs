@@ -79,19 +79,20 @@ public sealed class OptimizersExperiment : ICourseExperiment
     /// <inheritdoc />
     public string KeyNumbers(JsonObject summary)
     {
-        var best = summary["best_learning_rate"] as JsonObject ?? [];
-        string rates = string.Join(", ", best.Select(p => $"{p.Key} {(p.Value is null ? "none" : p.Value.ToJsonString())}"));
-        return $"best configuration {Summaries.Text(summary, "chosen")}: test accuracy {Interval(summary["chosen_test_accuracy"])}; " +
-            $"best rate per optimizer (mean validation accuracy): {rates}";
-    }
-
-    // "83.10% (95% CI 82.11% to 84.09%)" from an Estimate's JSON, or the mean alone without an interval.
-    private static string Interval(JsonNode? estimate)
-    {
-        string mean = RunFiles.Pct(Summaries.Number(estimate, "mean") ?? double.NaN);
-        return estimate?["ci95"] is JsonArray ci && ci.Count == 2
-            ? $"{mean} (95% CI {RunFiles.Pct(ci[0]?.GetValue<double>() ?? double.NaN)} to {RunFiles.Pct(ci[1]?.GetValue<double>() ?? double.NaN)})"
-            : mean;
+        var best = summary["best_rate"] as JsonObject ?? [];
+        string Rate(string key, JsonNode? b)
+        {
+            if (b is null) return $"{key} none";
+            string ties = b["tied_with"] is JsonArray t && t.Count > 0 ? $" (tied with {string.Join(", ", t.Select(x => x!.ToJsonString()))})" : "";
+            return $"{key} {Summaries.Number(b, "learning_rate")?.ToString(CultureInfo.InvariantCulture)}{ties}";
+        }
+        var divergent = (summary["optimizers"] as JsonObject ?? []).SelectMany(o => (o.Value as JsonObject ?? [])
+            .Where(r => Summaries.Number(r.Value, "divergent_seeds") is > 0)
+            .Select(r => $"{o.Key} {r.Key} ({Summaries.Number(r.Value, "divergent_seeds")} of {(r.Value?["verdicts"] as JsonArray)?.Count} seeds)")).ToList();
+        static string Std(double v) => RunFiles.Points(v).TrimStart('+');
+        return $"best configuration {Summaries.Text(summary, "chosen")}: test accuracy {Summaries.MeanStd(summary, "chosen_test_accuracy", RunFiles.Pct, Std)}; " +
+            $"best rate per optimizer by mean validation accuracy (ties within the paired noise): {string.Join(", ", best.Select(p => Rate(p.Key, p.Value)))}; " +
+            $"divergent: {(divergent.Count == 0 ? "none" : string.Join(", ", divergent))}";
     }
 
     /// <summary>Seeds by default: enough for an interval on each rate's accuracy and for verdicts that hold beyond one seed.</summary>
@@ -103,7 +104,8 @@ public sealed class OptimizersExperiment : ICourseExperiment
         /// <summary>The loss became NaN or infinite, or grew well above its start.</summary>
         public const string Divergent = "divergent";
 
-        /// <summary>The highest validation accuracy of the optimizer's rates (ties: the lower final validation loss).</summary>
+        /// <summary>The optimizer's best rate by mean validation accuracy over the seeds, or a rate whose paired difference
+        /// from it is within noise.</summary>
         public const string Good = "good";
 
         /// <summary>The loss rose over the last third or jumps about.</summary>
@@ -120,12 +122,12 @@ public sealed class OptimizersExperiment : ICourseExperiment
     }
 
     /// <summary>One run (one optimizer, rate and seed) with its curve statistics and its verdict among its seed's runs.</summary>
-    private sealed class Curve(string key, string label, double lr, TrainedRun run)
+    internal sealed class Curve(string key, string label, double lr, RunFigures run)
     {
         public string Key { get; } = key;
         public string Label { get; } = label;
         public double Lr { get; } = lr;
-        public TrainedRun Run { get; } = run;
+        public RunFigures Run { get; } = run;
         public int Seed => Run.Seed;
         public double[] Smoothed { get; } = Smooth(run.Result.StepLosses);
         public bool Diverged { get; set; }
@@ -142,7 +144,7 @@ public sealed class OptimizersExperiment : ICourseExperiment
     }
 
     /// <summary>One optimizer at one rate over the seeds: its runs in seed order, the verdict they agree on, and its figures.</summary>
-    private sealed class Rate(string key, string label, double lr, IReadOnlyList<Curve> curves)
+    internal sealed class Rate(string key, string label, double lr, IReadOnlyList<Curve> curves)
     {
         public string Key { get; } = key;
         public string Label { get; } = label;
@@ -167,7 +169,12 @@ public sealed class OptimizersExperiment : ICourseExperiment
 
     /// <summary>An optimizer's best rate by mean validation accuracy (of the rates no seed found divergent), the runner-up,
     /// and the best minus the runner-up paired by seed.</summary>
-    private sealed record Best(Rate Rate, Rate? RunnerUp, Estimate? Margin);
+    internal sealed record Best(Rate Rate, Rate? RunnerUp, Estimate? Margin)
+    {
+        /// <summary>The other rates of the optimizer whose mean validation accuracy is within the noise of the best's (paired by
+        /// seed): the report calls them tied with it, and the rules call them good too.</summary>
+        public IReadOnlyList<Rate> Tied { get; init; } = [];
+    }
 
     /// <summary>The bias-corrected exponential moving average of <paramref name="losses"/>, up to the first non-finite value.</summary>
     public static double[] Smooth(IReadOnlyList<float> losses, double alpha = SmoothingAlpha)
@@ -208,16 +215,13 @@ public sealed class OptimizersExperiment : ICourseExperiment
     /// <inheritdoc />
     public void Analyse(ExperimentContext context, RunSet runs)
     {
-        var rates = (from o in Optimizers
-                     from lr in LearningRates
-                     let name = $"{o.Key} lr={Lr(lr)}"
-                     select new Rate(o.Key, o.Label, lr, runs.Trained(name).Select(r => new Curve(o.Key, o.Label, lr, r)).ToList())).ToList();
-        // The rules compare the runs of one optimizer with one seed (same data, start and batch order).
-        foreach (var seed in context.Seeds)
-            Judge(rates.Select(r => r.Curves.Single(c => c.Seed == seed)).ToList());
-        var best = rates.GroupBy(r => r.Key).ToDictionary(g => g.Key, g => BestOf(g));
-        var chosen = BestOf(rates)?.Rate ?? rates.MaxBy(r => double.IsFinite(r.ValidationAccuracy.Mean) ? r.ValidationAccuracy.Mean : -1)!;
-        var shown = chosen.Curves[0].Run;
+        var trained = (from o in Optimizers
+                       from lr in LearningRates
+                       let name = $"{o.Key} lr={Lr(lr)}"
+                       select (o, lr, runs: runs.Trained(name))).ToList();
+        var rates = trained.Select(t => new Rate(t.o.Key, t.o.Label, t.lr, t.runs.Select(r => new Curve(t.o.Key, t.o.Label, t.lr, r.Figures)).ToList())).ToList();
+        var (best, chosen) = JudgeAll(rates);
+        var shownRun = trained.Single(t => t.o.Key == chosen.Key && t.lr == chosen.Lr).runs[0];
 
         var folder = context.Folder;
         var first = rates[0].Curves[0].Run.Config;
@@ -233,8 +237,8 @@ public sealed class OptimizersExperiment : ICourseExperiment
                 .Optimizer.Replace("0.01", "lr", StringComparison.Ordinal)).ToArray()),
             ["smoothing_alpha"] = SmoothingAlpha,
         });
-        RunFiles.WriteMetrics(folder, [.. rates.SelectMany(r => r.Curves.Select(c => c.Run))]);
-        string checkpoint = RunFiles.CopyCheckpoint(folder, shown);
+        RunFiles.WriteMetrics(folder, [.. trained.SelectMany(t => t.runs)]);
+        string checkpoint = RunFiles.CopyCheckpoint(folder, shownRun);
 
         // The curves are the first seed's: every seed's would crowd the panels, and the table gives the spread.
         int seed0 = context.Seed;
@@ -255,7 +259,7 @@ public sealed class OptimizersExperiment : ICourseExperiment
                 };
             }).ToList())).ToList(), logY: true);
 
-        var summary = RunFiles.ModelSummary(shown, checkpoint);
+        var summary = RunFiles.ModelSummary(shownRun, checkpoint);
         summary["chosen"] = chosen.Name;
         summary["chosen_validation_accuracy"] = chosen.ValidationAccuracy.ToJson();
         summary["chosen_test_accuracy"] = chosen.TestAccuracy.ToJson();
@@ -271,6 +275,7 @@ public sealed class OptimizersExperiment : ICourseExperiment
             ["learning_rate"] = p.Value.Rate.Lr,
             ["validation_accuracy"] = p.Value.Rate.ValidationAccuracy.ToJson(),
             ["test_accuracy"] = p.Value.Rate.TestAccuracy.ToJson(),
+            ["tied_with"] = new JsonArray(p.Value.Tied.Select(t => (JsonNode)t.Lr).ToArray()),
             ["runner_up"] = p.Value.RunnerUp is { } r ? r.Lr : null,
             ["margin_over_runner_up"] = p.Value.Margin?.ToJson(),
             ["margin_verdict"] = p.Value.Margin?.Word(),
@@ -287,7 +292,26 @@ public sealed class OptimizersExperiment : ICourseExperiment
                   (b.Margin is null ? "" : $", ahead of lr {Lr(b.RunnerUp!.Lr)} by {b.Margin.DescribeDifference(RunFiles.Points)}") + $"; {verdicts}");
         }
         context.Console.WriteLine($"best by mean validation accuracy: {chosen.Name}, test {chosen.TestAccuracy.Describe(RunFiles.Pct)}");
-        context.Finish(Report(context, rates, best, chosen));
+        context.Finish(Report(rates, best, chosen, context.Seeds, context.Footer()));
+    }
+
+    /// <summary>
+    /// Judges every run and picks the best rates: first each run's divergence on its own curve; then each optimizer's best rate
+    /// by mean validation accuracy over the seeds (of the rates no seed found divergent), with the rates tied with it (the paired
+    /// difference within noise); then, seed by seed, the other rates against the best rate's run of the same seed. The rates the
+    /// rules compare with are thus chosen over the seeds, not per seed, so a seed's hair-thin lead cannot flip a verdict.
+    /// </summary>
+    internal static (Dictionary<string, Best?> Best, Rate Chosen) JudgeAll(IReadOnlyList<Rate> rates)
+    {
+        foreach (var c in rates.SelectMany(r => r.Curves)) JudgeDivergence(c);
+        var best = rates.GroupBy(r => r.Key).ToDictionary(g => g.Key, g => BestOf(g));
+        var seeds = rates.SelectMany(r => r.Seeds).Distinct().ToList();
+        foreach (int seed in seeds)
+            foreach (var g in rates.GroupBy(r => r.Key))
+                if (best[g.Key] is { } b)
+                    Judge(g.Select(r => r.Curves.Single(c => c.Seed == seed)).ToList(), b);
+        var chosen = BestOf(rates)?.Rate ?? rates.MaxBy(r => double.IsFinite(r.ValidationAccuracy.Mean) ? r.ValidationAccuracy.Mean : -1)!;
+        return (best, chosen);
     }
 
     private static JsonObject RateJson(Rate r)
@@ -322,92 +346,98 @@ public sealed class OptimizersExperiment : ICourseExperiment
             .OrderByDescending(r => r.ValidationAccuracy.Mean).ThenBy(r => r.FinalValidationLoss.Mean).ToList();
         if (ranked.Count == 0) return null;
         var runnerUp = ranked.Count > 1 ? ranked[1] : null;
-        return new Best(ranked[0], runnerUp, runnerUp is null ? null : Estimate.Paired(ranked[0].ValidationAccuracy, runnerUp.ValidationAccuracy));
+        var tied = ranked.Skip(1).Where(r => r.ValidationAccuracy.N > 1 && Estimate.Paired(ranked[0].ValidationAccuracy, r.ValidationAccuracy).Verdict == Verdict.WithinNoise).ToList();
+        return new Best(ranked[0], runnerUp, runnerUp is null ? null : Estimate.Paired(ranked[0].ValidationAccuracy, runnerUp.ValidationAccuracy)) { Tied = tied };
     }
 
     private static double Mean(IEnumerable<double> v) => v.DefaultIfEmpty(double.NaN).Average();
 
-    // The rules, per optimizer, on the runs of one seed: divergent, then good (highest validation accuracy), oscillating,
-    // too slow, usable.
-    private static void Judge(List<Curve> entries)
+    // A run's own curve: divergent when its loss became NaN or infinite or blew up; its statistics for the other rules.
+    private static void JudgeDivergence(Curve e)
     {
-        foreach (var e in entries)
+        var raw = e.Run.Result.StepLosses;
+        var s = e.Smoothed;
+        e.Start = raw.Count > 0 ? raw[0] : double.NaN;
+        e.End = s.Length > 0 ? s[^1] : double.NaN;
+        int third = Math.Max(2, s.Length / 3);
+        var tail = s.Skip(Math.Max(0, s.Length - third)).ToArray();
+        e.Rise = tail.Length > 0 ? e.End / tail.Min() - 1 : double.NaN;
+        var diffs = tail.Zip(tail.Skip(1), (a, b) => b - a).ToArray();
+        double meanDiff = Mean(diffs);
+        e.Roughness = diffs.Length > 1 ? Math.Sqrt(diffs.Average(d => (d - meanDiff) * (d - meanDiff))) / Mean(tail) : double.NaN;
+        bool nonFinite = raw.Any(v => !float.IsFinite(v)) || !double.IsFinite(e.FinalTrainLoss) || !double.IsFinite(e.FinalValidationLoss);
+        e.Diverged = e.Run.Result.Diverged || nonFinite;
+        e.Verdict = "";
+        if (e.Diverged)
         {
-            var raw = e.Run.Result.StepLosses;
-            var s = e.Smoothed;
-            e.Start = raw.Count > 0 ? raw[0] : double.NaN;
-            e.End = s.Length > 0 ? s[^1] : double.NaN;
-            int third = Math.Max(2, s.Length / 3);
-            var tail = s.Skip(Math.Max(0, s.Length - third)).ToArray();
-            e.Rise = tail.Length > 0 ? e.End / tail.Min() - 1 : double.NaN;
-            var diffs = tail.Zip(tail.Skip(1), (a, b) => b - a).ToArray();
-            double meanDiff = Mean(diffs);
-            e.Roughness = diffs.Length > 1 ? Math.Sqrt(diffs.Average(d => (d - meanDiff) * (d - meanDiff))) / Mean(tail) : double.NaN;
-            bool nonFinite = raw.Any(v => !float.IsFinite(v)) || !double.IsFinite(e.FinalTrainLoss) || !double.IsFinite(e.FinalValidationLoss);
-            e.Diverged = e.Run.Result.Diverged || nonFinite;
-            if (e.Diverged)
-            {
-                e.Verdict = Verdicts.Divergent;
-                int at = raw.FindIndex(v => !float.IsFinite(v));
-                e.Why = at >= 0 ? $"the loss became NaN or infinite at step {at + 1}" : "the loss became NaN or infinite";
-            }
-            else if (!double.IsFinite(e.End) || e.End > BlowUpFactor * e.Start || e.FinalTrainLoss > e.Start)
-            {
-                e.Verdict = Verdicts.Divergent;
-                e.Why = string.Create(CultureInfo.InvariantCulture,
-                    $"the loss blew up: the smoothed step loss ended at {e.End:G3} and the training loss at {e.FinalTrainLoss:G3}, against {e.Start:F3} at the first step");
-            }
+            e.Verdict = Verdicts.Divergent;
+            int at = raw.FindIndex(v => !float.IsFinite(v));
+            e.Why = at >= 0 ? $"the loss became NaN or infinite at step {at + 1}" : "the loss became NaN or infinite";
         }
-        foreach (var group in entries.GroupBy(e => e.Key))
+        else if (!double.IsFinite(e.End) || e.End > BlowUpFactor * e.Start || e.FinalTrainLoss > e.Start)
         {
-            var alive = group.Where(e => e.Verdict == "").ToList();
-            if (alive.Count == 0) continue;
-            var best = alive.OrderByDescending(e => e.ValidationAccuracy).ThenBy(e => e.FinalValidationLoss).First();
-            best.Verdict = Verdicts.Good;
-            best.Why = string.Create(CultureInfo.InvariantCulture,
-                $"the highest validation accuracy of its optimizer ({RunFiles.Pct(best.ValidationAccuracy)}, final validation loss {best.FinalValidationLoss:F4})");
-            double bestDrop = best.Start - best.End;
-            foreach (var e in alive.Where(e => e != best))
+            e.Verdict = Verdicts.Divergent;
+            e.Why = string.Create(CultureInfo.InvariantCulture,
+                $"the loss blew up: the smoothed step loss ended at {e.End:G3} and the training loss at {e.FinalTrainLoss:G3}, against {e.Start:F3} at the first step");
+        }
+    }
+
+    // The rules on one optimizer's runs of one seed, against the run of the optimizer's best rate (chosen over the seeds):
+    // good (the best rate, or one tied with it), oscillating, too slow, usable.
+    private static void Judge(List<Curve> entries, Best reference)
+    {
+        var best = entries.Single(e => e.Lr == reference.Rate.Lr);
+        var tied = reference.Tied.Select(t => t.Lr).ToHashSet();
+        best.Verdict = Verdicts.Good;
+        best.Why = string.Create(CultureInfo.InvariantCulture,
+            $"the highest mean validation accuracy of its optimizer over the seeds (this seed: {RunFiles.Pct(best.ValidationAccuracy)}, final validation loss {best.FinalValidationLoss:F4})");
+        double bestDrop = best.Start - best.End;
+        foreach (var e in entries.Where(e => e != best && e.Verdict == ""))
+        {
+            double drop = e.Start - e.End;
+            double roughLimit = RoughnessFactor * best.Roughness;
+            if (tied.Contains(e.Lr))
             {
-                double drop = e.Start - e.End;
-                double roughLimit = RoughnessFactor * best.Roughness;
-                if (e.Rise > RiseShare || e.Roughness > roughLimit)
-                {
-                    e.Verdict = Verdicts.Oscillating;
-                    e.Why = e.Rise > RiseShare
-                        ? string.Create(CultureInfo.InvariantCulture, $"the smoothed loss rose {e.Rise * 100:F0}% above its minimum over the last third")
-                        : string.Create(CultureInfo.InvariantCulture, $"the smoothed curve jumps (roughness {e.Roughness:F4}, over {RoughnessFactor}x the good rate's {best.Roughness:F4})");
-                }
-                else if (bestDrop > 0 && drop < SlowShare * bestDrop && e.Lr > best.Lr)
-                {
-                    e.Verdict = Verdicts.Oscillating;
-                    e.Why = string.Create(CultureInfo.InvariantCulture,
-                        $"the loss fell only from {e.Start:F3} to {e.End:F3}, {Math.Max(0, drop / bestDrop) * 100:F0}% of the drop at lr {best.Lr}, " +
-                        $"although its rate is larger: its steps overshoot");
-                }
-                else if (bestDrop > 0 && drop < SlowShare * bestDrop)
-                {
-                    e.Verdict = Verdicts.TooSlow;
-                    e.Why = string.Create(CultureInfo.InvariantCulture,
-                        $"the loss fell only from {e.Start:F3} to {e.End:F3}, {Math.Max(0, drop / bestDrop) * 100:F0}% of the drop at lr {best.Lr}");
-                }
-                else
-                {
-                    e.Verdict = Verdicts.Usable;
-                    e.Why = string.Create(CultureInfo.InvariantCulture,
-                        $"it learns steadily (loss {e.Start:F3} to {e.End:F3}) but reaches a lower validation accuracy ({RunFiles.Pct(e.ValidationAccuracy)}) than lr {best.Lr}");
-                }
+                e.Verdict = Verdicts.Good;
+                e.Why = string.Create(CultureInfo.InvariantCulture,
+                    $"its mean validation accuracy is within the noise of the best rate's (lr {Lr(best.Lr)}), paired by seed (this seed: {RunFiles.Pct(e.ValidationAccuracy)})");
+            }
+            else if (e.Rise > RiseShare || e.Roughness > roughLimit)
+            {
+                e.Verdict = Verdicts.Oscillating;
+                e.Why = e.Rise > RiseShare
+                    ? string.Create(CultureInfo.InvariantCulture, $"the smoothed loss rose {e.Rise * 100:F0}% above its minimum over the last third")
+                    : string.Create(CultureInfo.InvariantCulture, $"the smoothed curve jumps (roughness {e.Roughness:F4}, over {RoughnessFactor}x the good rate's {best.Roughness:F4})");
+            }
+            else if (bestDrop > 0 && drop < SlowShare * bestDrop && e.Lr > best.Lr)
+            {
+                e.Verdict = Verdicts.Oscillating;
+                e.Why = string.Create(CultureInfo.InvariantCulture,
+                    $"the loss fell only from {e.Start:F3} to {e.End:F3}, {Math.Max(0, drop / bestDrop) * 100:F0}% of the drop at lr {Lr(best.Lr)}, " +
+                    $"although its rate is larger: its steps overshoot");
+            }
+            else if (bestDrop > 0 && drop < SlowShare * bestDrop)
+            {
+                e.Verdict = Verdicts.TooSlow;
+                e.Why = string.Create(CultureInfo.InvariantCulture,
+                    $"the loss fell only from {e.Start:F3} to {e.End:F3}, {Math.Max(0, drop / bestDrop) * 100:F0}% of the drop at lr {Lr(best.Lr)}");
+            }
+            else
+            {
+                e.Verdict = Verdicts.Usable;
+                e.Why = string.Create(CultureInfo.InvariantCulture,
+                    $"it learns steadily (loss {e.Start:F3} to {e.End:F3}) but reaches a lower validation accuracy ({RunFiles.Pct(e.ValidationAccuracy)}) than lr {Lr(best.Lr)}");
             }
         }
     }
 
     private static string Lr(double lr) => lr.ToString(CultureInfo.InvariantCulture);
 
-    private static string Report(ExperimentContext context, List<Rate> rates, Dictionary<string, Best?> best, Rate chosen)
+    /// <summary>The report's words, from the judged rates alone (the plots are written by <see cref="Analyse"/>).</summary>
+    internal static string Report(IReadOnlyList<Rate> rates, IReadOnlyDictionary<string, Best?> best, Rate chosen, IReadOnlyList<int> seeds, string footer)
     {
         var first = rates[0].Curves[0].Run;
         var c = first.Config;
-        var seeds = context.Seeds;
         var text = new StringBuilder();
         text.AppendLine("# Optimizers and learning rates");
         text.AppendLine();
@@ -422,14 +452,14 @@ public sealed class OptimizersExperiment : ICourseExperiment
         text.AppendLine();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
             $"The verdicts follow from the curves by fixed rules, per optimizer and seed: **divergent** if the loss became NaN or infinite or the " +
-            $"smoothed step loss ended above {BlowUpFactor}x the first step's loss, or the final training loss above it; of the other rates, the one " +
-            $"with the highest validation accuracy (ties: the lower final validation loss) is **good**; a rate whose smoothed loss ends more than " +
+            $"smoothed step loss ended above {BlowUpFactor}x the first step's loss, or the final training loss above it; of the rates no seed found " +
+            $"divergent, the one with the highest mean validation accuracy over the seeds is **good**, and so is any rate whose validation accuracy, " +
+            $"paired by seed, is within the noise of it (the other rules compare every seed's runs with that rate's run of the same seed); a rate whose smoothed loss ends more than " +
             $"{RiseShare * 100:F0}% above its minimum over the last third of the steps, or whose smoothed curve is rough there (the standard " +
             $"deviation of its step-to-step differences relative to its mean, above {RoughnessFactor}x the good rate's), is **oscillating**; one " +
             $"whose smoothed loss fell by less than {SlowShare * 100:F0}% of the good rate's drop is **too slow** when its rate is smaller than " +
             $"the good one and **oscillating** (overshooting) when it is larger; the rest are **usable**. A rate's verdict below is the one every " +
-            $"seed gives it; where the seeds disagree it is **mixed** and each seed's verdict is listed. The best rate of an optimizer is the one " +
-            $"with the highest mean validation accuracy over the seeds among the rates no seed found divergent."));
+            $"seed gives it; where the seeds disagree it is **mixed** and each seed's verdict is listed."));
         text.AppendLine();
         text.AppendLine("## Result");
         text.AppendLine();
@@ -456,7 +486,8 @@ public sealed class OptimizersExperiment : ICourseExperiment
                 string margin = b.Margin is null ? ""
                     : $"; ahead of lr {Lr(b.RunnerUp!.Lr)} by {b.Margin.DescribeDifference(RunFiles.Points)}" +
                       (b.Margin.Verdict == Verdict.WithinNoise ? ", so the seeds do not separate the two" : "");
-                head = $"- **{g.First().Label}**: lr **{Lr(b.Rate.Lr)}** is best, validation accuracy {b.Rate.ValidationAccuracy.Describe(RunFiles.Pct)}{margin}. ";
+                string ties = b.Tied.Count == 0 ? "" : $" (tied within noise with lr {string.Join(" and ", b.Tied.Select(t => Lr(t.Lr)))})";
+                head = $"- **{g.First().Label}**: lr **{Lr(b.Rate.Lr)}**{ties} has the highest mean validation accuracy, {b.Rate.ValidationAccuracy.Describe(RunFiles.Pct)}{margin}. ";
             }
             text.AppendLine(head + string.Join("; ", g.Select(r => $"lr {Lr(r.Lr)} is {r.Verdict} ({r.Why})")) + ".");
         }
@@ -465,7 +496,7 @@ public sealed class OptimizersExperiment : ICourseExperiment
             "1/(1 − 0.9) = 10 gradients, so the same rate makes about ten times larger steps and the suitable rate is smaller. Adagrad, " +
             "RMSprop and Adam divide each parameter's step by a running root mean square of its gradient, which makes the step about the " +
             "rate itself whatever the gradient's scale: they suit small rates, and large ones move every weight by about the rate at every " +
-            "step. The verdicts above are the measured ones; where they differ from this explanation, the table is what these runs did.");
+            "step. " + Pattern(best));
         text.AppendLine();
         text.AppendLine($"The curves are seed {first.Seed}'s runs (one panel per optimizer, one line per rate):");
         text.AppendLine();
@@ -473,8 +504,28 @@ public sealed class OptimizersExperiment : ICourseExperiment
         text.AppendLine();
         text.AppendLine("![per-epoch loss](loss_per_epoch.png)");
         text.AppendLine();
-        text.AppendLine(RunFiles.CheckpointSection(chosen.Curves[0].Run));
-        text.AppendLine(context.Footer());
+        text.AppendLine(RunFiles.CheckpointSection(chosen.Curves[0].Run.Normalization));
+        text.AppendLine(footer);
         return text.ToString();
+    }
+
+    // Whether these runs show the pattern the usual explanation predicts, from the best rates (and their ties).
+    private static string Pattern(IReadOnlyDictionary<string, Best?> best)
+    {
+        IEnumerable<double> Good(string key) => best.GetValueOrDefault(key) is { } b ? b.Tied.Select(t => t.Lr).Append(b.Rate.Lr) : [];
+        var sgd = Good("sgd").ToList();
+        var momentum = Good("momentum").ToList();
+        var adaptive = new[] { "adagrad", "rmsprop", "adam" }.SelectMany(Good).ToList();
+        if (sgd.Count == 0 || momentum.Count == 0 || adaptive.Count == 0)
+            return "Some optimizer has no rate that trains on every seed, so these runs cannot check that pattern.";
+        bool momentumSmaller = momentum.Min() < sgd.Min();
+        bool adaptiveSmall = adaptive.Max() < sgd.Max();
+        return (momentumSmaller, adaptiveSmall) switch
+        {
+            (true, true) => "These runs follow it: momentum's good rates start below plain SGD's, and the adaptive optimizers' good rates are all below SGD's largest good rate.",
+            (false, false) => "These runs do not follow it: neither does momentum's smallest good rate lie below plain SGD's, nor are the adaptive optimizers' good rates all below SGD's largest; the table is what these runs did.",
+            (true, false) => "These runs follow it in part: momentum's good rates start below plain SGD's, but some adaptive optimizer's good rate is not below SGD's largest good rate.",
+            _ => "These runs follow it in part: the adaptive optimizers' good rates are all below SGD's largest good rate, but momentum's smallest good rate is not below plain SGD's.",
+        };
     }
 }

@@ -60,8 +60,12 @@ public sealed class OverfitExperiment : ICourseExperiment
         context.Console.WriteLine(gap.Sentence());
         context.Console.WriteLine($"selected epoch {outcome.Result.BestEpoch} (best validation): test {RunFiles.Pct(outcome.TestAccuracy)}; " +
             $"best test accuracy of any epoch {RunFiles.Pct(outcome.PeakTestAccuracy)}");
-        context.Finish(Report(context, outcome, gap, seeds));
+        context.Finish(Report(new OverfitResults(outcome.Figures, all.Select(r => Gap.Of(r.Figures)).ToList(), seeds), context.Footer()));
     }
+
+    /// <summary>What the report states: the first seed's run, every seed's gap numbers (the first seed's first), and the
+    /// figures over seeds.</summary>
+    internal sealed record OverfitResults(RunFigures Run, IReadOnlyList<Gap> Gaps, IReadOnlyDictionary<string, Estimate> OverSeeds);
 
     // The figures of every seed's run, for the spread: selected test accuracy, the epoch and value of the lowest test loss,
     // and the final gap.
@@ -79,8 +83,10 @@ public sealed class OverfitExperiment : ICourseExperiment
         };
     }
 
-    private static string Report(ExperimentContext run, TrainedRun o, Gap gap, Dictionary<string, Estimate> seeds)
+    /// <summary>The report's words, from <paramref name="results"/> alone (the plots are written by <see cref="Analyse"/>).</summary>
+    internal static string Report(OverfitResults results, string footer)
     {
+        var (o, gap, seeds) = (results.Run, results.Gaps[0], results.OverSeeds);
         var c = o.Config;
         var text = new StringBuilder();
         text.AppendLine("# Overfitting");
@@ -100,18 +106,25 @@ public sealed class OverfitExperiment : ICourseExperiment
         text.AppendLine("## Why");
         text.AppendLine();
         double accAtMin = o.Result.History[gap.MinTestLossEpoch - 1].TestAccuracy, accEnd = o.Result.History[^1].TestAccuracy;
-        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"The network has {o.ParameterCount:N0} parameters, about {o.ParameterCount / (double)c.Train.Length:N0} per training image, " +
-            $"and nothing limits what it does with them: no penalty on the weights, no dropout, no new views of the images, and a constant " +
-            $"learning rate for {c.Epochs} epochs. Cross-entropy keeps rewarding more confident answers on the training images even after " +
-            $"they are classified right, so the weights keep growing to push the logits apart. That fits the particular " +
-            $"{c.Train.Length:N0} images, their noise and accidents included, rather than the classes. "));
-        if (gap.FinalTestLoss > gap.MinTestLoss)
+        if (gap.Parts)
+        {
             text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"On the test images the effect shows in the loss more than in the accuracy: from epoch {gap.MinTestLossEpoch} to the end the " +
+                $"The network has {o.ParameterCount:N0} parameters, about {o.ParameterCount / (double)c.Train.Length:N0} per training image, " +
+                $"and nothing limits what it does with them: no penalty on the weights, no dropout, no new views of the images, and a constant " +
+                $"learning rate for {c.Epochs} epochs. Cross-entropy keeps rewarding more confident answers on the training images even after " +
+                $"they are classified right, so the weights keep growing to push the logits apart. That fits the particular " +
+                $"{c.Train.Length:N0} images, their noise and accidents included, rather than the classes. "));
+            text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"On the test images the effect shows in the loss {(accEnd >= accAtMin ? "more than in the accuracy" : "and in the accuracy")}: from epoch {gap.MinTestLossEpoch} to the end the " +
                 $"test accuracy goes from {RunFiles.Pct(accAtMin)} to {RunFiles.Pct(accEnd)} while the test loss goes from {gap.MinTestLoss:F4} " +
-                $"to {gap.FinalTestLoss:F4}: the test images it gets wrong, it gets wrong with more and more confidence, and cross-entropy " +
+                $"to {gap.FinalTestLoss:F4}: the test images it gets wrong, it gets wrong with more confidence, and cross-entropy " +
                 $"punishes a confident mistake heavily. "));
+        }
+        else
+            text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"The network has {o.ParameterCount:N0} parameters, about {o.ParameterCount / (double)c.Train.Length:N0} per training image, and " +
+                $"nothing limits it, yet in these {c.Epochs} epochs its test loss has not risen by more than {Gap.RiseShare * 100:0}% above its " +
+                $"minimum: the run is too short (or the subset too easy) to show the overfitting this setup is built for. "));
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
             $"The model chosen by validation accuracy (epoch {o.Result.BestEpoch}) reaches {RunFiles.Pct(o.TestAccuracy)} on the test set; " +
             $"the best any epoch reaches is {RunFiles.Pct(o.PeakTestAccuracy)} (epoch {gap.PeakTestEpoch}), a number one could only pick by " +
@@ -122,7 +135,9 @@ public sealed class OverfitExperiment : ICourseExperiment
             text.AppendLine("## Over seeds");
             text.AppendLine();
             text.AppendLine($"The curves above are seed {o.Seed}'s. The same setup with each seed of the sweep (its own initialisation, " +
-                "subset, validation split and batch order) gives, as mean with the 95% interval of the mean:");
+                "subset, validation split and batch order) gives, as mean with the 95% interval of the mean" +
+                string.Create(CultureInfo.InvariantCulture,
+                    $" (the test loss rises more than {Gap.RiseShare * 100:0}% above its minimum by the last epoch in {results.Gaps.Count(g => g.Parts)} of the {results.Gaps.Count} seeds):"));
             text.AppendLine();
             text.Append(RunFiles.Table(["figure", "mean (95% CI)", "per seed"], [
                 ["selected test accuracy", seeds["test_accuracy"].Describe(RunFiles.Pct), RunFiles.PerSeed(seeds["test_accuracy"], RunFiles.Pct)],
@@ -133,8 +148,8 @@ public sealed class OverfitExperiment : ICourseExperiment
             ], "lll"));
             text.AppendLine();
         }
-        text.AppendLine(RunFiles.CheckpointSection(o));
-        text.AppendLine(run.Footer());
+        text.AppendLine(RunFiles.CheckpointSection(o.Normalization));
+        text.AppendLine(footer);
         return text.ToString();
     }
 }
@@ -151,8 +166,19 @@ public sealed class OverfitExperiment : ICourseExperiment
 public sealed record Gap(int MinTestLossEpoch, double MinTestLoss, double FinalTestLoss, double TrainLossAtMin, double FinalTrainLoss,
     int PeakTestEpoch, int FullTrainEpoch, int FinalEpoch)
 {
+    /// <summary>The test loss counts as risen again when it ends this much (relative) above its minimum; a smaller rise is
+    /// the epoch-to-epoch wobble of a loss measured on a finite test set, not a trend.</summary>
+    public const double RiseShare = 0.02;
+
+    /// <summary>True when the curves part: the test loss ends more than <see cref="RiseShare"/> above its minimum while the
+    /// training loss ends below its value at that minimum.</summary>
+    public bool Parts => FinalTestLoss > MinTestLoss * (1 + RiseShare) && FinalTrainLoss < TrainLossAtMin;
+
     /// <summary>The gap numbers of <paramref name="o"/>.</summary>
-    public static Gap Of(TrainedRun o)
+    public static Gap Of(TrainedRun o) => Of(o.Figures);
+
+    /// <summary>The gap numbers of <paramref name="o"/>.</summary>
+    public static Gap Of(RunFigures o)
     {
         var h = o.Result.History;
         var min = h.MinBy(m => m.TestLoss)!;
@@ -176,16 +202,19 @@ public sealed record Gap(int MinTestLossEpoch, double MinTestLoss, double FinalT
 
     /// <summary>One line for the console.</summary>
     public string Sentence() => string.Create(CultureInfo.InvariantCulture,
-        $"test loss lowest at epoch {MinTestLossEpoch} ({MinTestLoss:F4}), then {(FinalTestLoss > MinTestLoss ? "rises" : "stays")} to {FinalTestLoss:F4} " +
+        $"test loss lowest at epoch {MinTestLossEpoch} ({MinTestLoss:F4}), then {(FinalTestLoss > MinTestLoss * (1 + RiseShare) ? "rises" : "stays near it")} to {FinalTestLoss:F4} " +
         $"at epoch {FinalEpoch} while train loss falls from {TrainLossAtMin:F4} to {FinalTrainLoss:F4}");
 
     /// <summary>The paragraph that explains the curves.</summary>
-    public string Explanation(TrainedRun o)
+    public string Explanation(TrainedRun o) => Explanation(o.Figures);
+
+    /// <summary>The paragraph that explains the curves.</summary>
+    public string Explanation(RunFigures o)
     {
         var text = new StringBuilder();
         text.Append(string.Create(CultureInfo.InvariantCulture,
             $"The test loss is lowest at **epoch {MinTestLossEpoch}** ({MinTestLoss:F4} nats). "));
-        if (FinalTestLoss > MinTestLoss && FinalTrainLoss < TrainLossAtMin)
+        if (Parts)
             text.Append(string.Create(CultureInfo.InvariantCulture,
                 $"From there on the two curves part: the training loss keeps falling, from {TrainLossAtMin:F4} to {FinalTrainLoss:F4} at epoch " +
                 $"{FinalEpoch}, while the test loss rises to {FinalTestLoss:F4} ({(FinalTestLoss / MinTestLoss - 1) * 100:F0}% above its minimum). " +
@@ -194,11 +223,15 @@ public sealed record Gap(int MinTestLossEpoch, double MinTestLoss, double FinalT
                 $"{MinTestLoss - TrainLossAtMin:F4} at epoch {MinTestLossEpoch}) measures it."));
         else
             text.Append(string.Create(CultureInfo.InvariantCulture,
-                $"In this run the test loss does not rise again within {FinalEpoch} epochs (it ends at {FinalTestLoss:F4}); the train-test gap " +
+                $"In this run the test loss does not rise again by more than {RiseShare * 100:0}% within {FinalEpoch} epochs (it ends at {FinalTestLoss:F4}); the train-test gap " +
                 $"is {FinalTestLoss - FinalTrainLoss:F4} nats at the end. Train longer (`--epochs`) to see the curves part."));
         if (FullTrainEpoch > 0)
             text.Append(string.Create(CultureInfo.InvariantCulture,
-                $" From epoch {FullTrainEpoch} the network classifies every training image right (100% training accuracy), yet the training loss still falls: the rest of training only makes it more confident."));
+                $" From epoch {FullTrainEpoch} the network classifies every training image right (100% training accuracy)") +
+                (FinalTrainLoss < o.Result.History[FullTrainEpoch - 1].TrainLoss
+                    ? string.Create(CultureInfo.InvariantCulture,
+                        $", yet the training loss still falls, from {o.Result.History[FullTrainEpoch - 1].TrainLoss:F4} to {FinalTrainLoss:F4}: the rest of training only makes it more confident.")
+                    : "."));
         text.Append(string.Create(CultureInfo.InvariantCulture,
             $" The test accuracy peaks at epoch {PeakTestEpoch} ({o.Result.History[PeakTestEpoch - 1].TestAccuracy * 100:F2}%) and ends at " +
             $"{o.Result.History[^1].TestAccuracy * 100:F2}%."));
@@ -206,7 +239,10 @@ public sealed record Gap(int MinTestLossEpoch, double MinTestLoss, double FinalT
     }
 
     /// <summary>A table of the curves at a few epochs: the first, the lowest test loss, the best validation, the last.</summary>
-    public string Table(TrainedRun o)
+    public string Table(TrainedRun o) => Table(o.Figures);
+
+    /// <summary>A table of the curves at a few epochs: the first, the lowest test loss, the best validation, the last.</summary>
+    public string Table(RunFigures o)
     {
         var h = o.Result.History;
         var rows = new SortedDictionary<int, string>

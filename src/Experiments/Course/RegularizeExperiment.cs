@@ -40,10 +40,16 @@ public sealed class RegularizeExperiment : ICourseExperiment
             var strongest = runs.Where(r => Summaries.Text(r, "penalty") == penalty).MaxBy(r => Summaries.Number(r, "strength") ?? 0);
             return strongest is null ? "" : $"{Summaries.Text(strongest, "name")} {RunFiles.Pct(Summaries.Number(strongest, "near_zero_fraction_final.mean") ?? double.NaN)}";
         }
+        static string Std(double v) => RunFiles.Points(v).TrimStart('+');
         string versus = summary["chosen_vs_overfit"] is JsonObject
-            ? $", {Summaries.MeanWithInterval(summary, "chosen_vs_overfit.test_accuracy_difference", RunFiles.Points)} vs no penalty ({Summaries.Text(summary, "chosen_vs_overfit.verdict")})"
+            ? $", against no penalty {Summaries.Difference(summary, "chosen_vs_overfit.test_accuracy_difference", RunFiles.Points)}"
             : "";
-        return $"chosen {Summaries.Text(summary, "chosen")}: test accuracy {Summaries.MeanWithInterval(summary, "chosen_test_accuracy", RunFiles.Pct)}{versus}; " +
+        string Verdicts(string word) => string.Join(", ", runs.Where(r => r["vs_overfit"] is JsonObject
+            && Summaries.Difference(r, "vs_overfit.test_accuracy_difference", RunFiles.Points).EndsWith(": " + word, StringComparison.Ordinal))
+            .Select(r => Summaries.Text(r, "name")));
+        string gains = Verdicts("a gain"), losses = Verdicts("a loss");
+        return $"chosen {Summaries.Text(summary, "chosen")}: test accuracy {Summaries.MeanStd(summary, "chosen_test_accuracy", RunFiles.Pct, Std)}{versus}; " +
+            $"test accuracy beyond noise of no penalty: higher with {(gains.Length == 0 ? "none" : gains)}, lower with {(losses.Length == 0 ? "none" : losses)}; " +
             $"near-zero weights after the last epoch: {string.Join(", ", new[] { Share("none"), Share("L2"), Share("L1") }.Where(t => t.Length > 0))}";
     }
 
@@ -51,7 +57,7 @@ public sealed class RegularizeExperiment : ICourseExperiment
     public int DefaultSeeds => 3;
 
     /// <summary>One configuration of the sweep: no penalty, or L2 or L1 at a strength.</summary>
-    private sealed record Setting(string Kind, double Strength)
+    internal sealed record Setting(string Kind, double Strength)
     {
         public string Name => Kind == "none" ? Baseline : $"{Kind}={RunFiles.Strength(Strength)}";
 
@@ -73,13 +79,13 @@ public sealed class RegularizeExperiment : ICourseExperiment
             : OverfitSetup.Config(context, seed, s.Name, regularization: s.Regularization)))).ToList();
 
     /// <summary>One setting's runs (one per seed, in seed order), their weights, and their figures over seeds.</summary>
-    private sealed class Entry
+    internal sealed class Entry
     {
-        public Entry(Setting setting, IReadOnlyList<TrainedRun> runs)
+        public Entry(Setting setting, IReadOnlyList<RunFigures> runs, IReadOnlyList<OverfitSetup.WeightStatistics> weights)
         {
             Setting = setting;
             Runs = runs;
-            Weights = runs.Select(OverfitSetup.WeightStatistics.Of).ToList();
+            Weights = weights;
             var seeds = runs.Select(r => r.Seed).ToList();
             Estimate Over(IEnumerable<double> values) => Estimate.Of(seeds, values);
             Validation = Over(runs.Select(r => r.Best.ValidationAccuracy));
@@ -93,8 +99,8 @@ public sealed class RegularizeExperiment : ICourseExperiment
 
         public Setting Setting { get; }
         public string Name => Setting.Name;
-        public IReadOnlyList<TrainedRun> Runs { get; }
-        public TrainedRun First => Runs[0];
+        public IReadOnlyList<RunFigures> Runs { get; }
+        public RunFigures First => Runs[0];
         public IReadOnlyList<OverfitSetup.WeightStatistics> Weights { get; }
         public Estimate Validation { get; }
         public Estimate Test { get; }
@@ -106,7 +112,7 @@ public sealed class RegularizeExperiment : ICourseExperiment
     }
 
     /// <summary>A penalised setting against no penalty, paired by seed (this minus no penalty).</summary>
-    private sealed record Versus(Estimate Test, Estimate Validation, Estimate FinalGap, Estimate NearZeroFinal)
+    internal sealed record Versus(Estimate Test, Estimate Validation, Estimate FinalGap, Estimate NearZeroFinal)
     {
         public static Versus Of(Entry e, Entry none) => new(Estimate.Paired(e.Test, none.Test), Estimate.Paired(e.Validation, none.Validation),
             Estimate.Paired(e.FinalGap, none.FinalGap), Estimate.Paired(e.NearZeroFinal, none.NearZeroFinal));
@@ -126,11 +132,13 @@ public sealed class RegularizeExperiment : ICourseExperiment
     /// <inheritdoc />
     public void Analyse(ExperimentContext context, RunSet runs)
     {
-        var entries = Settings.Select(s => new Entry(s, runs.Trained(s.Name))).ToList();
+        var trained = Settings.ToDictionary(s => s, s => runs.Trained(s.Name));
+        var entries = Settings.Select(s => new Entry(s, trained[s].Select(r => r.Figures).ToList(),
+            trained[s].Select(OverfitSetup.WeightStatistics.Of).ToList())).ToList();
         var none = entries[0];
         var versus = entries.Skip(1).ToDictionary(e => e, e => Versus.Of(e, none));
-        // The setting with the highest mean validation accuracy; the plan's order breaks ties.
-        var chosen = entries.Select((e, i) => (e, i)).OrderByDescending(x => x.e.Validation.Mean).ThenBy(x => x.i).First().e;
+        var chosen = Choose(entries);
+        var chosenRun = trained[chosen.Setting][0];
         var folder = context.Folder;
 
         var settings = OverfitSetup.Settings(none.First.Config);
@@ -138,11 +146,11 @@ public sealed class RegularizeExperiment : ICourseExperiment
         settings["l1_strengths"] = new JsonArray(L1Strengths.Select(s => (JsonNode)s).ToArray());
         settings["near_zero_threshold"] = OverfitSetup.NearZero;
         context.WriteConfig(settings);
-        RunFiles.WriteMetrics(folder, [.. entries.SelectMany(e => e.Runs)]);
-        string checkpoint = RunFiles.CopyCheckpoint(folder, chosen.First);
+        RunFiles.WriteMetrics(folder, [.. Settings.SelectMany(s => trained[s])]);
+        string checkpoint = RunFiles.CopyCheckpoint(folder, chosenRun);
         WritePlots(folder, entries, none);
 
-        var summary = RunFiles.ModelSummary(chosen.First, checkpoint);
+        var summary = RunFiles.ModelSummary(chosenRun, checkpoint);
         summary["chosen"] = chosen.Name;
         summary["chosen_test_accuracy"] = chosen.Test.ToJson();
         if (chosen != none) summary["chosen_vs_overfit"] = versus[chosen].ToJson();
@@ -173,7 +181,20 @@ public sealed class RegularizeExperiment : ICourseExperiment
                 (e == none ? "" : $", vs no penalty {versus[e].Test.DescribeDifference(RunFiles.Points)}") +
                 $"; near-zero weights {RunFiles.Pct(e.NearZeroSelected.Mean)} (selected), {RunFiles.Pct(e.NearZeroFinal.Mean)} (last epoch)");
         context.Console.WriteLine($"chosen by mean validation accuracy: {chosen.Name}, test {chosen.Test.Describe(RunFiles.Pct)}");
-        context.Finish(Report(context, entries, versus, chosen));
+        context.Finish(Report(entries, context.Footer()));
+    }
+
+    /// <summary>
+    /// The setting the report recommends: the first in plan order (no penalty, then each penalty from its weakest strength)
+    /// whose mean validation accuracy is not below the highest mean's beyond the noise of the seeds (paired by seed). A
+    /// setting that leads by a hair of floating-point noise is then never preferred to a simpler one it does not beat, so the
+    /// choice does not hang on the last bits of a SIMD sum; with one seed (no interval) it is the highest mean.
+    /// </summary>
+    internal static Entry Choose(IReadOnlyList<Entry> entries)
+    {
+        var top = entries.Select((e, i) => (e, i)).OrderByDescending(x => x.e.Validation.Mean).ThenBy(x => x.i).First().e;
+        if (top.Validation.N < 2) return top;
+        return entries.First(e => e == top || Estimate.Paired(e.Validation, top.Validation).Verdict != Verdict.Loss);
     }
 
     // Plots: the curves, near-zero shares and histograms are the first seed's; accuracy by strength is the mean over seeds.
@@ -206,9 +227,13 @@ public sealed class RegularizeExperiment : ICourseExperiment
             shown.Select(e => (e.Name, e.Weights[0].LastEpochHistogram.ToArray())).ToList(), (-OverfitSetup.HistogramRange, OverfitSetup.HistogramRange));
     }
 
-    private static string Report(ExperimentContext run, List<Entry> entries, Dictionary<Entry, Versus> versus, Entry chosen)
+    /// <summary>The report's words, from the settings' results alone (the plots are written by <see cref="Analyse"/>).</summary>
+    internal static string Report(IReadOnlyList<Entry> entries, string footer)
     {
         var none = entries[0];
+        var versus = entries.Skip(1).ToDictionary(e => e, e => Versus.Of(e, none));
+        var chosen = Choose(entries);
+        var top = entries.Select((e, i) => (e, i)).OrderByDescending(x => x.e.Validation.Mean).ThenBy(x => x.i).First().e;
         var c = none.First.Config;
         int n = none.Test.N;
         var text = new StringBuilder();
@@ -250,17 +275,27 @@ public sealed class RegularizeExperiment : ICourseExperiment
             text.AppendLine($"Paired by seed, the selected model's test accuracy is higher than without a penalty beyond the noise with: " +
                 $"**{Names(Verdict.Gain)}**; lower beyond the noise with: **{Names(Verdict.Loss)}**; within noise with: {Names(Verdict.WithinNoise)}.");
         text.AppendLine();
-        text.AppendLine(chosen == none
-            ? $"No penalised setting has a higher mean validation accuracy than the unpenalised one, so **no penalty** is chosen: test accuracy " +
+        string lead = top == chosen ? ""
+            : $" The highest mean validation accuracy is {top.Name}'s ({top.Validation.Describe(RunFiles.Pct)}), but paired by seed it does not beat " +
+              $"{chosen.Name} beyond the noise ({top.Name} - {chosen.Name}: {Estimate.Paired(top.Validation, chosen.Validation).DescribeDifference(RunFiles.Points)}), so the simpler setting is kept.";
+        text.AppendLine((chosen == none
+            ? $"Chosen by validation accuracy (the simplest setting that no other beats beyond the noise of the seeds): **no penalty**, test accuracy " +
               $"**{none.Test.Describe(RunFiles.Pct)}**."
-            : $"Chosen by mean validation accuracy: **{chosen.Name}**, test accuracy **{chosen.Test.Describe(RunFiles.Pct)}**; against no " +
-              $"penalty, paired by seed, {versus[chosen].Test.DescribeDifference(RunFiles.Points)}.");
+            : $"Chosen by validation accuracy (the simplest setting that no other beats beyond the noise of the seeds): **{chosen.Name}**, test accuracy " +
+              $"**{chosen.Test.Describe(RunFiles.Pct)}**; against no penalty, paired by seed, {versus[chosen].Test.DescribeDifference(RunFiles.Points)}.") + lead);
         text.AppendLine();
-        text.AppendLine("Choosing the epoch by validation accuracy is itself a regulariser (early stopping): it stops the unpenalised run " +
-            "near its best, before its test loss has climbed far." +
-            (n >= 2 && penalised.All(e => versus[e].Test.Verdict != Verdict.Gain)
+        // Early stopping: the selected epoch's test loss against the last epoch's, in every seed of the unpenalised setting.
+        var stopped = none.Runs.Count(r => r.TestLoss < r.Result.History[^1].TestLoss * (1 - Gap.RiseShare));
+        text.AppendLine(stopped == none.Runs.Count
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"Choosing the epoch by validation accuracy is itself a regulariser (early stopping): in every seed the unpenalised run's selected " +
+                $"epoch has a lower test loss (mean {none.TestLoss.Mean:F4}) than its last epoch ({none.Runs.Average(r => r.Result.History[^1].TestLoss):F4}).") +
+              (n >= 2 && penalised.All(e => versus[e].Test.Verdict != Verdict.Gain)
                 ? " Here that leaves a penalty nothing to add to the accuracy beyond the noise of the seeds; where the penalties show is in the losses and the weights."
-                : ""));
+                : "")
+            : string.Create(CultureInfo.InvariantCulture,
+                $"Choosing the epoch by validation accuracy (early stopping) lowers the unpenalised run's test loss below its last epoch's in " +
+                $"{stopped} of {none.Runs.Count} seeds."));
         text.AppendLine();
         text.AppendLine($"![accuracy by strength (mean over seeds)](accuracy_vs_strength.png)");
         text.AppendLine();
@@ -279,13 +314,13 @@ public sealed class RegularizeExperiment : ICourseExperiment
         text.AppendLine($"The plots of curves, near-zero shares and weights are seed {none.First.Seed}'s runs. The checkpoint is the chosen " +
             $"setting's ({chosen.Name}) selected model of seed {chosen.First.Seed}.");
         text.AppendLine();
-        text.AppendLine(RunFiles.CheckpointSection(chosen.First));
-        text.AppendLine(run.Footer());
+        text.AppendLine(RunFiles.CheckpointSection(chosen.First.Normalization));
+        text.AppendLine(footer);
         return text.ToString();
     }
 
     // What the penalties did to the curves: the final gap between test and train loss of each setting against no penalty's.
-    private static string Curves(List<Entry> entries, Dictionary<Entry, Versus> versus)
+    private static string Curves(IReadOnlyList<Entry> entries, Dictionary<Entry, Versus> versus)
     {
         var none = entries[0];
         var text = new StringBuilder(string.Create(CultureInfo.InvariantCulture,
@@ -312,14 +347,14 @@ public sealed class RegularizeExperiment : ICourseExperiment
                 $" Too strong a penalty underfits: {string.Join("; ", underfit.Select(e => $"{e.Name} ends with a training loss of {e.FinalTrainLoss.Mean:F4} (against {none.FinalTrainLoss.Mean:F4}) and loses validation accuracy, {versus[e].Validation.Describe(RunFiles.Points)}"))}."));
         var smallestGap = entries.Skip(1).MinBy(e => e.FinalGap.Mean)!;
         var mostAccurate = entries.MaxBy(e => e.Test.Mean)!;
-        if (smallestGap != mostAccurate)
+        if (smallestGap != mostAccurate && smallestGap.Test.N > 1 && Estimate.Paired(mostAccurate.Test, smallestGap.Test) is { Verdict: Verdict.Gain } ahead)
             text.Append(string.Create(CultureInfo.InvariantCulture,
-                $" The setting with the smallest mean gap ({smallestGap.Name}) is not the most accurate one (mean test accuracy " +
-                $"{RunFiles.Pct(smallestGap.Test.Mean)} against {RunFiles.Pct(mostAccurate.Test.Mean)} for {mostAccurate.Name}): a small gap alone is not the goal."));
+                $" The setting with the smallest mean gap ({smallestGap.Name}) is less accurate than {mostAccurate.Name} beyond the noise of the seeds " +
+                $"({mostAccurate.Name} - {smallestGap.Name} on test: {ahead.Describe(RunFiles.Points)}): a small gap alone is not the goal."));
         return text.ToString();
     }
 
-    private static string NearZeroText(List<Entry> entries, Dictionary<Entry, Versus> versus)
+    private static string NearZeroText(IReadOnlyList<Entry> entries, Dictionary<Entry, Versus> versus)
     {
         var none = entries[0];
         string Line(string kind) => string.Join(", ", entries.Where(e => e.Setting.Kind == kind).OrderBy(e => e.Setting.Strength)
@@ -328,7 +363,7 @@ public sealed class RegularizeExperiment : ICourseExperiment
             $"After the last epoch (means over seeds), {RunFiles.Pct(none.NearZeroFinal.Mean)} of the weights are near zero without a penalty; " +
             $"with L2, {Line("L2")}; with L1, {Line("L1")}. L2 shrinks a weight by a fixed fraction per step, so weights get smaller but " +
             "seldom reach zero: their distribution narrows around zero. L1 subtracts a fixed amount per step, which can take the weights " +
-            "that the loss does not need all the way to zero: the histogram then grows a spike at zero and the model becomes sparse. ");
+            "that the loss does not need all the way to zero, a spike at zero in the histogram. ");
         var strongL1 = entries.Where(e => e.Setting.Kind == "L1").MaxBy(e => e.Setting.Strength)!;
         var strongL2 = entries.Where(e => e.Setting.Kind == "L2").MaxBy(e => e.Setting.Strength)!;
         // More or fewer near-zero weights is neither better nor worse: say which way, and whether beyond the noise.
@@ -341,10 +376,14 @@ public sealed class RegularizeExperiment : ICourseExperiment
         };
         text.Append($"Paired by seed, the share of near-zero weights after the last epoch changes by {Change(versus[strongL1].NearZeroFinal)} " +
             $"with the strongest L1 penalty ({strongL1.Name}), and by {Change(versus[strongL2].NearZeroFinal)} with the strongest L2 penalty ({strongL2.Name}).");
-        if (strongL1.NearZeroSelected.Mean < strongL1.NearZeroFinal.Mean)
+        if (versus[strongL1].NearZeroFinal.Verdict == Verdict.Gain)
+            text.Append($" So the strongest L1 penalty does make the model sparser than no penalty, beyond the noise of the seeds.");
+        else if (strongL1.NearZeroFinal.N > 1)
+            text.Append($" So at these strengths L1 does not make the model sparser than no penalty beyond the noise of the seeds.");
+        if (strongL1.NearZeroSelected.N > 1 && Estimate.Paired(strongL1.NearZeroSelected, strongL1.NearZeroFinal).Verdict == Verdict.Loss)
             text.Append($" In the selected model the share is smaller ({RunFiles.Pct(strongL1.NearZeroSelected.Mean)} against " +
                 $"{RunFiles.Pct(strongL1.NearZeroFinal.Mean)} after the last epoch for {strongL1.Name}): sparsity builds up with training, and " +
-                "the selected epoch comes before the last.");
+                "the selected epoch comes before the last (paired by seed, the difference is beyond the noise).");
         return text.ToString();
     }
 }

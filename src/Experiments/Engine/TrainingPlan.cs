@@ -159,6 +159,9 @@ public sealed class TrainedRun : FinishedRun
     /// <summary>What the experiment measured on the live model (<see cref="TrainingPlan.AfterEpoch"/>, <see cref="TrainingPlan.AfterFit"/>).</summary>
     public JsonObject Extras { get; }
 
+    /// <summary>The figures a report states, apart from the folder.</summary>
+    public RunFigures Figures => new(Config, Result, TestLoss, TestCorrect, TestCount, ParameterCount, Normalization);
+
     /// <summary>The restored model's checkpoint.</summary>
     public string CheckpointPath => File(RunFiles.CheckpointFile);
 

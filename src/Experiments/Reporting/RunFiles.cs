@@ -203,6 +203,10 @@ public static partial class RunFiles
     public static IReadOnlyList<Series> LossCurves(TrainedRun run, string label, bool accuracy = false, bool validation = false, int group = 0) =>
         Curves(run.Result.History, label, accuracy, validation, group);
 
+    /// <summary>The curves of one run's figures, as <see cref="LossCurves(TrainedRun, string, bool, bool, int)"/> draws them.</summary>
+    public static IReadOnlyList<Series> LossCurves(RunFigures run, string label, bool accuracy = false, bool validation = false, int group = 0) =>
+        Curves(run.Result.History, label, accuracy, validation, group);
+
     private static List<Series> Curves(IReadOnlyList<EpochMetrics> h, string label, bool accuracy, bool validation, int group)
     {
         double[] x = h.Select(m => (double)m.Epoch).ToArray();
@@ -221,7 +225,8 @@ public static partial class RunFiles
     /// <summary>The report section that says how to use the checkpoint, in GpuNet and in PyTorch.</summary>
     public static string CheckpointSection(TrainedRun o) => CheckpointSection(o.Normalization);
 
-    private static string CheckpointSection(Data.Normalization normalization) =>
+    /// <summary>The report section that says how to use a checkpoint trained with <paramref name="normalization"/>.</summary>
+    public static string CheckpointSection(Data.Normalization normalization) =>
         $$"""
         ## The checkpoint
 
