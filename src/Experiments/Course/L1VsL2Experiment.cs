@@ -95,7 +95,7 @@ public sealed class L1VsL2Experiment : ICourseExperiment
         [("none", 0), .. L1Strengths.Select(s => ("L1", s)), .. L2Strengths.Select(s => ("L2", s))];
 
     /// <summary>A setting's name in the reports: <c>none</c>, <c>L1=1e-4</c>, <c>L2=0.01</c>.</summary>
-    public static string Label(string kind, double strength) => kind == "none" ? "none" : $"{kind}={Strength(strength)}";
+    public static string Label(string kind, double strength) => kind == "none" ? "none" : $"{kind}={RunFiles.Strength(strength)}";
 
     /// <summary>The configuration of one MLP run. Its name carries the experiment's, because <c>regularize</c> sweeps
     /// penalties of the same names on another network.</summary>
@@ -303,8 +303,4 @@ public sealed class L1VsL2Experiment : ICourseExperiment
             $"near-zero share L1 - L2 {comparison.NearZero.Describe(RunFiles.Points)}: {L1VsL2Report.More(comparison.NearZero)}");
         context.Finish(L1VsL2Report.Write(context, quiz.Variants, quiz.Plan.Seed, settings, l1, l2, comparison, firstLayers, units, range));
     }
-
-    /// <summary>A strength as the names write it: <c>5e-5</c>, <c>0.01</c>.</summary>
-    internal static string Strength(double s) =>
-        s.ToString("0.#####E+0", CultureInfo.InvariantCulture).Replace("E-", "e-", StringComparison.Ordinal).Replace("E+0", "", StringComparison.Ordinal);
 }

@@ -170,8 +170,8 @@ internal static class L1VsL2Report
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
             $"A {c.Model.Widths} ReLU MLP trained with plain SGD (learning rate {c.LearningRate}{(c.Cosine ? " with a cosine schedule" : ", constant")}, batch {c.BatchSize}) for {c.Epochs} epochs on " +
             $"{c.Train.Length:N0} training images, with {c.Validation.Length:N0} validation images to choose each run's epoch, at L1 λ ∈ " +
-            $"{{{string.Join(", ", L1Strengths.Select(Strength))}}} (proximal: soft-threshold by lr·λ after every step, so without momentum " +
-            $"each step is exactly proximal gradient descent on the batch loss), L2 λ ∈ {{{string.Join(", ", L2Strengths.Select(Strength))}}} and without " +
+            $"{{{string.Join(", ", L1Strengths.Select(RunFiles.Strength))}}} (proximal: soft-threshold by lr·λ after every step, so without momentum " +
+            $"each step is exactly proximal gradient descent on the batch loss), L2 λ ∈ {{{string.Join(", ", L2Strengths.Select(RunFiles.Strength))}}} and without " +
             $"a penalty, each with {n} {(n == 1 ? "seed" : "seeds")} ({string.Join(", ", none.Seeds)}): each seed draws its own subset, initial weights " +
             $"and batch order, and every setting of a seed shares them. Penalties act on the weights, not the biases. The weights are measured from " +
             $"each run's checkpoint (its selected epoch). " +

@@ -1,10 +1,6 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json.Nodes;
 using GpuNet.Data;
-using GpuNet.IO;
 using GpuNet.Nn;
-using GpuNet.Training;
 
 namespace GpuNet.Experiments.Training;
 

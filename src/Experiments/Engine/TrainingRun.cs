@@ -1,8 +1,5 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Text.Json.Nodes;
 using GpuNet.Data;
-using GpuNet.IO;
 using GpuNet.Nn;
 using GpuNet.Training;
 

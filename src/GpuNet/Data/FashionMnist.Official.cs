@@ -1,11 +1,4 @@
-using System.Diagnostics;
-using System.Formats.Tar;
-using System.Globalization;
-using System.IO.Compression;
 using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
-using System.Text.RegularExpressions;
 
 namespace GpuNet.Data;
 
