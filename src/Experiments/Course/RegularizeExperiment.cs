@@ -49,7 +49,8 @@ public sealed class RegularizeExperiment : ICourseExperiment
             .Select(r => Summaries.Text(r, "name")));
         string gains = Verdicts("a gain"), losses = Verdicts("a loss");
         return $"chosen {Summaries.Text(summary, "chosen")}: test accuracy {Summaries.MeanStd(summary, "chosen_test_accuracy", RunFiles.Pct, Std)}{versus}; " +
-            $"test accuracy beyond noise of no penalty: higher with {(gains.Length == 0 ? "none" : gains)}, lower with {(losses.Length == 0 ? "none" : losses)}; " +
+            $"test accuracy against no penalty, paired by seed: {(gains.Length == 0 ? "no setting higher" : $"higher with {gains}")}, " +
+            $"{(losses.Length == 0 ? "no setting lower" : $"lower with {losses}")} beyond noise; " +
             $"near-zero weights after the last epoch: {string.Join(", ", new[] { Share("none"), Share("L2"), Share("L1") }.Where(t => t.Length > 0))}";
     }
 
