@@ -57,25 +57,34 @@ public sealed class DevicesCollection : ICollectionFixture<DeviceFixture>;
 [CollectionDefinition("gpu", DisableParallelization = true)]
 public sealed class GpuCollection;
 
-/// <summary>A fact that runs only where a CUDA or OpenCL device is present; elsewhere it is skipped with a reason.</summary>
+/// <summary>
+/// A fact that runs only where a CUDA or OpenCL device is present; elsewhere it is skipped with a reason. When listing the
+/// devices itself fails (a broken driver install, an ILGPU error), the fact is not skipped: it runs and fails with that
+/// error, so a broken GPU setup does not pass for a machine without a GPU.
+/// </summary>
 public sealed class GpuFactAttribute : FactAttribute
 {
-    public static readonly string? GpuSpec = FindGpu();
+    private static readonly (string? Spec, Exception? Error) Found = FindGpu();
+
+    /// <summary>The first GPU's spec, or null when the machine has none.</summary>
+    /// <exception cref="InvalidOperationException">Listing the devices failed; the inner exception says how.</exception>
+    public static string? GpuSpec => Found.Error is null ? Found.Spec
+        : throw new InvalidOperationException($"listing the devices failed, so whether this machine has a GPU is unknown: {Found.Error.Message}", Found.Error);
 
     public GpuFactAttribute()
     {
-        if (GpuSpec is null) Skip = "no CUDA or OpenCL GPU on this machine: GPU tests skipped";
+        if (Found.Error is null && Found.Spec is null) Skip = "no CUDA or OpenCL GPU on this machine: GPU tests skipped";
     }
 
-    private static string? FindGpu()
+    private static (string?, Exception?) FindGpu()
     {
         try
         {
-            return Device.List().FirstOrDefault(d => d.Kind is DeviceKind.Cuda or DeviceKind.OpenCL)?.Spec;
+            return (Device.List().FirstOrDefault(d => d.Kind is DeviceKind.Cuda or DeviceKind.OpenCL)?.Spec, null);
         }
-        catch (Exception)
+        catch (Exception e)
         {
-            return null;
+            return (null, e);
         }
     }
 }

@@ -230,12 +230,22 @@ public class GemmTests(DeviceFixture devices)
     public void Empty_output_is_a_no_op(string backend)
     {
         var (device, call) = Backend(backend);
-        using var b = Upload(device, Data.Uniform(12, 1));
+        // C is an empty view inside a buffer of sentinels: nothing around it may be written, and A and B are only read.
+        var sentinels = Enumerable.Range(0, 8).Select(i => -1000f - i).ToArray();
+        using var around = Upload(device, sentinels);
+        var bData = Data.Uniform(12, 1);
+        using var b = Upload(device, bData);
         // m = 0: A and C are empty; B (4×3) is still checked.
-        call(device, Transpose.No, Transpose.No, 0, 3, 4, 1f, ArrayView<float>.Empty, b.View, 0f, ArrayView<float>.Empty);
+        call(device, Transpose.No, Transpose.No, 0, 3, 4, 1f, ArrayView<float>.Empty, b.View, 0f, around.View.SubView(4, 0));
+        Assert.Throws<ArgumentException>(() => call(device, Transpose.No, Transpose.No, 0, 3, 4, 1f, ArrayView<float>.Empty, b.View.SubView(0, 11), 0f, ArrayView<float>.Empty));
         // n = 0.
-        using var a = Upload(device, Data.Uniform(12, 2));
-        call(device, Transpose.No, Transpose.No, 3, 0, 4, 1f, a.View, ArrayView<float>.Empty, 0f, ArrayView<float>.Empty);
+        var aData = Data.Uniform(12, 2);
+        using var a = Upload(device, aData);
+        call(device, Transpose.No, Transpose.No, 3, 0, 4, 1f, a.View, ArrayView<float>.Empty, 0f, around.View.SubView(4, 0));
+        Assert.Throws<ArgumentException>(() => call(device, Transpose.No, Transpose.Yes, 3, 0, 4, 1f, a.View.SubView(1, 11), ArrayView<float>.Empty, 0f, ArrayView<float>.Empty));
+        Assert.Equal(sentinels, around.ToArray());
+        Assert.Equal(bData, b.ToArray());
+        Assert.Equal(aData, a.ToArray());
     }
 
     [Theory]

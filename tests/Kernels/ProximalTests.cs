@@ -128,11 +128,15 @@ public class ProximalTests(DeviceFixture devices)
             if (expected[j] == 0) Assert.True(w[j] == 0f, $"w[{j}] = {w[j]:R}, expected exactly 0");
         Close.Scalar(b, Y.Average(), 1e-5, 1e-5, "the bias is mean(y): not thresholded");
 
-        // The subgradient reaches the same place only to within about one step: its zeros jitter by ~lr·l1.
+        // The subgradient step w -= lr·(2(w - c) + l1·sign(w)) has the lasso solution as its fixed point wherever that is
+        // not zero, so those weights converge to it (contraction 1 - 2·lr per step); a weight whose solution is zero
+        // jumps across zero instead, by at most lr·(2|c| + l1) = 0.05 here, and is never exactly zero.
         var (ws, _) = Fit(device, new Regularization(L1: l1), 300);
-        Close.All(ws, expected, 0.05, 0, "subgradient SGD near the lasso solution");
         for (int j = 0; j < 3; j++)
-            if (expected[j] == 0) Assert.True(ws[j] != 0f, $"subgradient w[{j}] is exactly 0; expected jitter around it");
+        {
+            if (expected[j] != 0) Close.Scalar(ws[j], expected[j], 1e-5, 1e-5, $"subgradient w[{j}] vs the lasso solution");
+            else Assert.True(ws[j] != 0f && Math.Abs(ws[j]) <= 0.1 * (2 * 0.1 + l1), $"subgradient w[{j}] = {ws[j]:R}; expected jitter within 0.05 of 0");
+        }
     }
 
     [Fact]

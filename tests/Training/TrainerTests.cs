@@ -74,6 +74,47 @@ public class TrainerTests(DeviceFixture devices)
         var result = trainer.Fit(loader, loader, null, null, new TrainerOptions { Epochs = 20 });
         Assert.True(result.Diverged);
         Assert.True(result.History.Count < 20);
+        // The first step's update makes the weights inf/NaN, so the loss of step 2 (or 1) is the first non-finite one.
+        Assert.InRange(result.DivergedAtStep, 1, 2);
+        Assert.False(float.IsFinite(result.StepLosses[result.DivergedAtStep - 1]));
+    }
+
+    [Theory]
+    [InlineData(37, 16, 3)]  // sample 37 is in the third batch of 16 of the first epoch
+    [InlineData(0, 16, 1)]
+    [InlineData(63, 64, 1)]
+    public void NaN_in_the_data_stops_the_run_as_diverged_at_the_step_that_read_it(int sample, int batchSize, int step)
+    {
+        var device = devices.Host;
+        using var train = DeviceImages.Upload(device, Blobs(64, 1));
+        // One pixel of one image becomes NaN on the device, as a corrupt data set or a bad normalisation would make it.
+        var pixels = train.Pixels.ToArray();
+        pixels[sample * 16 + 5] = float.NaN;
+        train.Pixels.CopyFrom(pixels);
+        using var loader = new DataLoader(train, null, new DataLoaderOptions { BatchSize = batchSize, Shuffle = false });
+        using var model = new Sequential(device, 16, 1, new Linear(16, 2));
+        using var sgd = new Sgd(model.Parameters, lr: 0.01);
+        using var trainer = new Trainer(model, sgd);
+        var result = trainer.Fit(loader, loader, null, null, new TrainerOptions { Epochs = 5 });
+        Assert.True(result.Diverged);
+        Assert.Equal(step, result.DivergedAtStep);
+        Assert.Empty(result.History); // stopped in the first epoch: no epoch finished
+        Assert.All(result.StepLosses.Take(step - 1), v => Assert.True(float.IsFinite(v)));
+        Assert.True(float.IsNaN(result.StepLosses[step - 1]));
+    }
+
+    [Fact]
+    public void A_clean_run_has_no_divergence_step()
+    {
+        var device = devices.Host;
+        using var train = DeviceImages.Upload(device, Blobs(64, 1));
+        using var loader = new DataLoader(train, null, new DataLoaderOptions { BatchSize = 16, Shuffle = false });
+        using var model = new Sequential(device, 16, 1, new Linear(16, 2));
+        using var sgd = new Sgd(model.Parameters, lr: 0.01);
+        using var trainer = new Trainer(model, sgd);
+        var result = trainer.Fit(loader, loader, null, null, new TrainerOptions { Epochs = 2 });
+        Assert.False(result.Diverged);
+        Assert.Equal(0, result.DivergedAtStep);
     }
 
     private sealed class Ignore<T> : IProgress<T>

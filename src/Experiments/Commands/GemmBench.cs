@@ -77,6 +77,36 @@ public static class GemmBench
     private static UsageException Bad(string entry) =>
         new($"cannot read shape '{entry}': use N, MxKxN or MxKxN:TN (transposes of A and B), or mlpB for the MLP's shapes at batch B.");
 
+    /// <summary>
+    /// Checks C = op(A)·op(B) on every entry of a C of at most 64, else on the four corners and 60 random entries against a float64 dot
+    /// product: <c>|c - r| &lt;= 2·K·2⁻²⁴·Σ|a·b|</c>, twice float32's worst-case summation error, so only a wrong product fails.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">An entry is wrong; the message names the shape, the entry and both values.</exception>
+    public static void Verify(Shape s, float[] a, float[] b, float[] c, string device)
+    {
+        // Every entry of a small C; else the corners and 60 entries drawn at random.
+        bool all = (long)s.M * s.N <= 64;
+        int samples = all ? s.M * s.N : 64;
+        var rng = new Random(2);
+        for (int t = 0; t < samples; t++)
+        {
+            int i = all ? t / s.N : t switch { 0 or 1 => 0, 2 or 3 => s.M - 1, _ => rng.Next(s.M) };
+            int j = all ? t % s.N : t switch { 0 or 2 => 0, 1 or 3 => s.N - 1, _ => rng.Next(s.N) };
+            double r = 0, magnitude = 0;
+            for (int p = 0; p < s.K; p++)
+            {
+                double x = a[s.TransA == Transpose.No ? (long)i * s.K + p : (long)p * s.M + i];
+                double y = b[s.TransB == Transpose.No ? (long)p * s.N + j : (long)j * s.K + p];
+                r += x * y;
+                magnitude += Math.Abs(x * y);
+            }
+            double got = c[(long)i * s.N + j];
+            if (!(Math.Abs(got - r) <= 2.0 * s.K * Math.Pow(2, -24) * magnitude))
+                throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
+                    $"gemm {s} on {device} is wrong: C[{i},{j}] = {got:R}, the float64 reference is {r:R}; not timed."));
+        }
+    }
+
     /// <summary>Times each shape on <paramref name="device"/> and writes one line per shape.</summary>
     /// <param name="device">The device.</param>
     /// <param name="shapes">The shapes.</param>
@@ -91,14 +121,16 @@ public static class GemmBench
         {
             var rng = new Random(1);
             float[] Fill(long n) { var a = new float[n]; for (long i = 0; i < n; i++) a[i] = (float)rng.NextDouble() - 0.5f; return a; }
-            using var a = Tensor.FromArray(device, Fill((long)s.M * s.K), s.M * s.K);
-            using var b = Tensor.FromArray(device, Fill((long)s.K * s.N), s.K * s.N);
+            float[] hostA = Fill((long)s.M * s.K), hostB = Fill((long)s.K * s.N);
+            using var a = Tensor.FromArray(device, hostA, s.M * s.K);
+            using var b = Tensor.FromArray(device, hostB, s.K * s.N);
             using var c = Tensor.Zeros(device, s.M * s.N);
             void Once() => Gemm.Run(device, s.TransA, s.TransB, s.M, s.N, s.K, 1f, a.View, b.View, 0f, c.View);
 
-            // Warm up (kernel compilation, packing buffers), then size a batch to ~1/10 of the budget.
+            // Warm up (kernel compilation, packing buffers) and check the result, then size a batch to ~1/10 of the budget.
             Once();
             device.Synchronize();
+            Verify(s, hostA, hostB, c.ToArray(), device.Spec);
             var sw = Stopwatch.StartNew();
             Once();
             device.Synchronize();

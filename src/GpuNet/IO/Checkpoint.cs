@@ -55,9 +55,11 @@ public static class Checkpoint
         var (tensors, metadata) = SafeTensors.Load(path);
         string Need(string key) => metadata.TryGetValue(key, out var v)
             ? v : throw new InvalidDataException($"{path}: the checkpoint's metadata has no '{key}'; it was not written by gpunet.");
-        double Number(string key) => double.TryParse(Need(key), NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && d >= 0
-            ? d : throw new InvalidDataException($"{path}: the metadata's '{key}' is not a number: '{metadata[key]}'.");
-        var normalization = new Normalization(Number("input_mean"), Number("input_std"));
+        // A finite number (NaN, infinities and out-of-range values would turn every input into NaN), and a positive std.
+        double Number(string key, bool positive) =>
+            double.TryParse(Need(key), NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && double.IsFinite(d) && (positive ? d > 0 : d >= 0)
+                ? d : throw new InvalidDataException($"{path}: the metadata's '{key}' is not a {(positive ? "positive" : "non-negative")} finite number: '{metadata[key]}'.");
+        var normalization = new Normalization(Number("input_mean", positive: false), Number("input_std", positive: true));
         Sequential model;
         try
         {

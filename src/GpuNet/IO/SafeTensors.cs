@@ -107,18 +107,23 @@ public static class SafeTensors
         if (bytes.Length < 8) throw Bad("shorter than its 8-byte header length");
         ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
         if (headerLength > MaxHeaderBytes || (long)headerLength > bytes.Length - 8) throw Bad($"header length {headerLength} does not fit the file");
+        // Checked first: the JSON reader accepts invalid UTF-8 inside strings and only fails when a name is read later.
+        if (!System.Text.Unicode.Utf8.IsValid(bytes.AsSpan(8, (int)headerLength))) throw Bad("the header is not valid UTF-8");
         JsonObject header;
         try
         {
-            header = JsonNode.Parse(bytes.AsSpan(8, (int)headerLength))?.AsObject() ?? throw Bad("empty header");
+            // Duplicate names are refused (as the reference implementation does) rather than letting the last one win.
+            var options = new JsonDocumentOptions { AllowDuplicateProperties = false, MaxDepth = 64 };
+            header = JsonNode.Parse(bytes.AsSpan(8, (int)headerLength), documentOptions: options)?.AsObject() ?? throw Bad("empty header");
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException)
         {
-            throw Bad("the header is not a JSON object");
+            throw Bad("the header is not a JSON object with distinct names");
         }
         long dataStart = 8 + (long)headerLength, dataLength = bytes.Length - dataStart;
         var tensors = new Dictionary<string, NamedTensor>(StringComparer.Ordinal);
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        var ranges = new List<(long Begin, long End, string Name)>();
         foreach (var (name, node) in header)
         {
             try
@@ -132,10 +137,12 @@ public static class SafeTensors
                 string dtype = o["dtype"]!.GetValue<string>();
                 int[] shape = o["shape"]!.AsArray().Select(d => d!.GetValue<int>()).ToArray();
                 long begin = o["data_offsets"]![0]!.GetValue<long>(), end = o["data_offsets"]![1]!.GetValue<long>();
-                long count = shape.Aggregate(1L, (a, d) => d < 0 ? throw Bad($"tensor '{name}' has a negative dimension") : a * d);
+                // Checked: a hostile shape's product must not wrap around to the size of its byte range.
+                long count = shape.Aggregate(1L, (a, d) => d < 0 ? throw Bad($"tensor '{name}' has a negative dimension") : checked(a * d));
                 int size = dtype switch { "F32" => 4, "F64" => 8, "F16" => 2, _ => throw Bad($"tensor '{name}' has dtype {dtype}; only F32, F64 and F16 are read") };
-                if (begin < 0 || end < begin || end > dataLength || end - begin != count * size)
+                if (begin < 0 || end < begin || end > dataLength || end - begin != checked(count * size))
                     throw Bad($"tensor '{name}' has data offsets [{begin}, {end}) that do not match its shape and the file");
+                ranges.Add((begin, end, name));
                 var data = new float[count];
                 var span = bytes.AsSpan((int)(dataStart + begin), (int)(end - begin));
                 for (long i = 0; i < count; i++)
@@ -151,7 +158,21 @@ public static class SafeTensors
             {
                 throw Bad($"entry '{name}' is malformed");
             }
+            catch (OverflowException)
+            {
+                throw Bad($"tensor '{name}' has a shape too large to hold");
+            }
         }
+        // As the reference implementation requires: the tensors' byte ranges tile the data section exactly, with no overlap
+        // (two tensors sharing bytes) and no hole (bytes that belong to no tensor), so every file read here loads in PyTorch.
+        long covered = 0;
+        foreach (var (begin, end, name) in ranges.OrderBy(r => r.Begin).ThenBy(r => r.End))
+        {
+            if (begin < covered) throw Bad($"tensor '{name}' has data offsets [{begin}, {end}) that overlap another tensor's");
+            if (begin > covered) throw Bad($"the bytes [{covered}, {begin}) of the data belong to no tensor");
+            covered = end;
+        }
+        if (covered != dataLength) throw Bad($"the bytes [{covered}, {dataLength}) of the data belong to no tensor");
         return (tensors, metadata);
     }
 

@@ -66,6 +66,10 @@ public sealed class TrainResult
     /// <summary>True when a loss became NaN or infinite and training stopped.</summary>
     public bool Diverged { get; internal set; }
 
+    /// <summary>The training step (from 1, counting the steps of every epoch, as <see cref="StepLosses"/> does) whose batch
+    /// loss was the first NaN or infinite one; 0 when every step's loss was finite (also when a run diverged in evaluation).</summary>
+    public int DivergedAtStep { get; internal set; }
+
     /// <summary>The metrics of <see cref="BestEpoch"/>, or null.</summary>
     public EpochMetrics? Best => BestEpoch > 0 ? History[BestEpoch - 1] : null;
 
@@ -154,6 +158,7 @@ public sealed class Trainer : IDisposable
             if (!double.IsFinite(running))
             {
                 result.Diverged = true;
+                result.DivergedAtStep = result.StepLosses.FindIndex(v => !float.IsFinite(v)) + 1;
                 break;
             }
             var (trainLoss, trainAcc) = options.EvaluateTrain && trainEval is not null ? Evaluate(trainEval) : (double.NaN, double.NaN);

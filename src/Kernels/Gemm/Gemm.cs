@@ -52,7 +52,7 @@ public static partial class Gemm
         float alpha, ArrayView<float> a, ArrayView<float> b, float beta, ArrayView<float> c)
     {
         if (!Validate(device, transA, transB, m, n, k, a, b, c)) return;
-        if (device.UsesHostEngine) RunHost(transA, transB, m, n, k, alpha, a, b, beta, c, maxThreads: -1);
+        if (device.UsesHostEngine) RunHost(transA, transB, m, n, k, alpha, a, b, beta, c, maxThreads: device.HostThreads);
         else RunTiled(device, transA, transB, m, n, k, alpha, a, b, beta, c, DefaultGroupShape(device));
     }
 
