@@ -12,6 +12,16 @@ internal static class Program
             MemoryBoundInterleaved.Run(Console.Out, args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 20);
             return;
         }
+        if (args is ["--gemm-kernel"])
+        {
+            GemmBlockingTune.Kernel(Console.Out);
+            return;
+        }
+        if (args is ["--gemm-blocking", var sizes, ..])
+        {
+            GemmBlockingTune.Run(Console.Out, sizes, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 5);
+            return;
+        }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
     }
 }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using ILGPU;
@@ -75,6 +76,25 @@ internal readonly struct VectorMicroKernel4x2 : IGemmMicroKernel
     }
 }
 
+/// <summary>
+/// The cache blocking of the host GEMM's packed path: depth blocks of about <see cref="KC"/>, B blocks of
+/// <see cref="NC"/> columns, A blocks of <see cref="MC"/> rows; <see cref="BInner"/> walks a block's tiles row strip by
+/// row strip (the A strip in L1, the B block streamed from L2) rather than column strip by column strip.
+/// </summary>
+internal readonly record struct HostBlocking(int KC, int NC, int MC, bool BInner)
+{
+    /// <summary>The blocking for micro-kernel <typeparamref name="TK"/> on this machine's caches (<see cref="HostCache"/>).</summary>
+    public static HostBlocking For<TK>() where TK : struct, IGemmMicroKernel => Derive(TK.MR, TK.NR, HostCache.L1, HostCache.L2);
+
+    /// <summary>The blocking for an <paramref name="mr"/>×<paramref name="nr"/> micro-kernel and the given cache sizes in bytes.</summary>
+    public static HostBlocking Derive(int mr, int nr, int l1, int l2)
+    {
+        const int kc = 256;
+        int nc = Math.Clamp(l2 / 2 / (kc * sizeof(float)) / nr * nr, 4 * nr, 4096);
+        return new HostBlocking(kc, nc, int.MaxValue, true);
+    }
+}
+
 public static partial class Gemm
 {
     // The host engine's GEMM, organised as in BLIS/GotoBLAS:
@@ -90,8 +110,10 @@ public static partial class Gemm
     //
     // Determinism: every element of C is accumulated by one micro-kernel call per depth block, in depth order, whatever
     // the number of threads; threads only take different tiles. So results never depend on the thread count.
-    private const int HostKC = 256;
-    private const int HostNC = 512;
+    // The depth of a block (KC) is set per micro-kernel and never from the machine: where the depth is cut decides the
+    // order of the additions, so a fixed KC keeps results bit-identical on every machine with the same SIMD width. The
+    // width of the B block (NC) only decides which tiles are computed together, not the arithmetic: it comes from the
+    // L2 size of the machine (HostBlocking).
 
     // Below this many multiply-adds (about 10 µs on one core) the whole product runs on the calling thread: waking a
     // second thread and joining it costs several microseconds, more than it saves below this size (bench/peers
@@ -102,6 +124,16 @@ public static partial class Gemm
     // Packing buffers, reused per calling thread: allocating ~1 MiB per call would cost page faults on every call.
     [ThreadStatic] private static HostScratch? t_packA;
     [ThreadStatic] private static HostScratch? t_packB;
+
+    [ThreadStatic] private static HostBlocking? t_forceBlocking;
+
+    /// <summary>Forces the packed path's cache blocking for GEMMs called from this thread (benchmarks compare blockings
+    /// with it; null: <see cref="HostBlocking.For{TK}"/>).</summary>
+    internal static HostBlocking? ForceBlocking
+    {
+        get => t_forceBlocking;
+        set => t_forceBlocking = value;
+    }
 
     /// <summary>The micro-kernel the host engine's GEMM uses on this processor, for reports (for example <c>AVX-512 12x32</c>).</summary>
     public static string HostKernelName =>
@@ -127,9 +159,10 @@ public static partial class Gemm
         }
         var job = new HostGemmJob(transA == Transpose.Yes, transB == Transpose.Yes, m, n, k, alpha, HostView.Ptr(a), HostView.Ptr(b), beta, pc);
         if ((long)m * n * k < HostParallelThreshold) threads = 1;
-        if (Avx512MicroKernel12x32.IsSupported) job.Run<Avx512MicroKernel12x32>(threads);
-        else if (Avx2MicroKernel6x16.IsSupported) job.Run<Avx2MicroKernel6x16>(threads);
-        else job.Run<VectorMicroKernel4x2>(threads);
+        var forced = t_forceBlocking;
+        if (Avx512MicroKernel12x32.IsSupported) job.Run<Avx512MicroKernel12x32>(threads, forced ?? HostBlocking.For<Avx512MicroKernel12x32>());
+        else if (Avx2MicroKernel6x16.IsSupported) job.Run<Avx2MicroKernel6x16>(threads, forced ?? HostBlocking.For<Avx2MicroKernel6x16>());
+        else job.Run<VectorMicroKernel4x2>(threads, forced ?? HostBlocking.For<VectorMicroKernel4x2>());
     }
 
     /// <summary>C = beta·C, without reading C when beta is 0 (so NaN in C is overwritten, as in BLAS).</summary>
@@ -149,7 +182,7 @@ public static partial class Gemm
         // Threads take disjoint column ranges of C (whole NR strips), or row ranges when C is too narrow, and each runs
         // the blocked algorithm on its part alone: one fork and join per call, no sharing of packed panels.
         // Every element of C gets the same sequence of FMAs whichever part it falls in, so the cut changes nothing.
-        public void Run<TK>(int threads) where TK : struct, IGemmMicroKernel
+        public void Run<TK>(int threads, HostBlocking blocking) where TK : struct, IGemmMicroKernel
         {
             int nStrips = (n + TK.NR - 1) / TK.NR, mStrips = (m + TK.MR - 1) / TK.MR;
             bool byColumns = nStrips >= threads || nStrips >= mStrips;
@@ -157,7 +190,7 @@ public static partial class Gemm
             int parts = Math.Min(threads, strips);
             if (parts <= 1)
             {
-                Part<TK>(0, m, 0, n);
+                Part<TK>(0, m, 0, n, blocking);
                 return;
             }
             var self = this;
@@ -165,53 +198,70 @@ public static partial class Gemm
             Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, p =>
             {
                 int s0 = (int)((long)strips * p / parts), s1 = (int)((long)strips * (p + 1) / parts);
-                if (byColumns) self.Part<TK>(0, rowsAll, s0 * TK.NR, Math.Min(colsAll, s1 * TK.NR));
-                else self.Part<TK>(s0 * TK.MR, Math.Min(rowsAll, s1 * TK.MR), 0, colsAll);
+                if (byColumns) self.Part<TK>(0, rowsAll, s0 * TK.NR, Math.Min(colsAll, s1 * TK.NR), blocking);
+                else self.Part<TK>(s0 * TK.MR, Math.Min(rowsAll, s1 * TK.MR), 0, colsAll, blocking);
             });
         }
 
         /// <summary>Computes rows [i0, i1) × columns [j0, j1) of C on the calling thread.</summary>
-        private void Part<TK>(int i0, int i1, int j0, int j1) where TK : struct, IGemmMicroKernel
+        private void Part<TK>(int i0, int i1, int j0, int j1, HostBlocking blocking) where TK : struct, IGemmMicroKernel
         {
             int mr = TK.MR, nr = TK.NR;
             int rows = i1 - i0, cols = j1 - j0;
-            int mStrips = (rows + mr - 1) / mr;
-            int kcMax = Math.Min(HostKC, k);
-            int nStripsMax = (Math.Min(HostNC, cols) + nr - 1) / nr;
-            float* ap = (t_packA ??= new HostScratch()).Get((long)mStrips * mr * kcMax);
-            float* bp = (t_packB ??= new HostScratch()).Get((long)nStripsMax * nr * kcMax);
+            int depthBlocks = (k + blocking.KC - 1) / blocking.KC;
+            int kcMax = (k + depthBlocks - 1) / depthBlocks; // the depth cut evenly: 784 is 4 x 196, not 3 x 256 + 16
+            int mc = Math.Min(blocking.MC, (rows + mr - 1) / mr * mr), ncMax = Math.Min(blocking.NC, cols);
+            float* ap = (t_packA ??= new HostScratch()).Get((long)((mc + mr - 1) / mr) * mr * kcMax);
+            float* bp = (t_packB ??= new HostScratch()).Get((long)((ncMax + nr - 1) / nr) * nr * kcMax);
             float* pa = (float*)_a, pb = (float*)_b;
 
-            for (int jc = j0; jc < j1; jc += HostNC)
+            for (int jc = j0; jc < j1; jc += blocking.NC)
             {
-                int nc = Math.Min(HostNC, j1 - jc);
+                int nc = Math.Min(blocking.NC, j1 - jc);
                 int nStrips = (nc + nr - 1) / nr;
-                for (int pc = 0; pc < k; pc += HostKC)
+                for (int d = 0; d < depthBlocks; d++)
                 {
-                    int kc = Math.Min(HostKC, k - pc);
-                    float betaBlock = pc == 0 ? beta : 1f; // later depth blocks add to what the first one wrote
+                    int pc = (int)((long)k * d / depthBlocks), kc = (int)((long)k * (d + 1) / depthBlocks) - pc;
+                    float betaBlock = d == 0 ? beta : 1f; // later depth blocks add to what the first one wrote
                     for (int s = 0; s < nStrips; s++)
                         PackB(transB, pb, n, k, pc, kc, jc + s * nr, Math.Min(nr, nc - s * nr), nr, bp + (long)s * nr * kc);
-                    for (int s = 0; s < mStrips; s++)
-                        PackA(transA, pa, m, k, i0 + s * mr, Math.Min(mr, i1 - i0 - s * mr), pc, kc, mr, ap + (long)s * mr * kc);
-
-                    // Row strip outer, column strip inner: the A strip stays in L1 while the B block streams from L2.
-                    for (int ir = 0; ir < mStrips; ir++)
+                    for (int ic = i0; ic < i1; ic += mc)
                     {
-                        int r0 = i0 + ir * mr, tileRows = Math.Min(mr, i1 - r0);
-                        float* aStrip = ap + (long)ir * mr * kc;
-                        for (int jr = 0; jr < nStrips; jr++)
+                        int mcHere = Math.Min(mc, i1 - ic);
+                        int mStrips = (mcHere + mr - 1) / mr;
+                        for (int s = 0; s < mStrips; s++)
+                            PackA(transA, pa, m, k, ic + s * mr, Math.Min(mr, mcHere - s * mr), pc, kc, mr, ap + (long)s * mr * kc);
+                        if (blocking.BInner)
                         {
-                            int tileCols = Math.Min(nr, nc - jr * nr);
-                            float* bStrip = bp + (long)jr * nr * kc;
-                            float* cTile = (float*)_c + (long)r0 * n + jc + jr * nr;
-                            if (tileCols < nr) EdgeTile<TK>(kc, aStrip, bStrip, cTile, n, tileRows, tileCols, alpha, betaBlock);
-                            else if (tileRows < mr) TK.RunRows(tileRows, kc, aStrip, bStrip, cTile, n, alpha, betaBlock);
-                            else TK.Run(kc, aStrip, bStrip, cTile, n, alpha, betaBlock);
+                            // Row strip outer, column strip inner: the A strip stays in L1 while the B block streams from L2.
+                            for (int ir = 0; ir < mStrips; ir++)
+                                for (int jr = 0; jr < nStrips; jr++)
+                                    Tile<TK>(ap, bp, ic, mcHere, ir, jc, nc, jr, kc, betaBlock);
+                        }
+                        else
+                        {
+                            // Column strip outer, row strip inner: the B strip stays in L1 while the A block streams from L2.
+                            for (int jr = 0; jr < nStrips; jr++)
+                                for (int ir = 0; ir < mStrips; ir++)
+                                    Tile<TK>(ap, bp, ic, mcHere, ir, jc, nc, jr, kc, betaBlock);
                         }
                     }
                 }
             }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void Tile<TK>(float* ap, float* bp, int ic, int mcHere, int ir, int jc, int nc, int jr, int kc, float betaBlock)
+            where TK : struct, IGemmMicroKernel
+        {
+            int mr = TK.MR, nr = TK.NR;
+            int tileRows = Math.Min(mr, mcHere - ir * mr), tileCols = Math.Min(nr, nc - jr * nr);
+            float* aStrip = ap + (long)ir * mr * kc;
+            float* bStrip = bp + (long)jr * nr * kc;
+            float* cTile = (float*)_c + (long)(ic + ir * mr) * n + jc + jr * nr;
+            if (tileCols < nr) EdgeTile<TK>(kc, aStrip, bStrip, cTile, n, tileRows, tileCols, alpha, betaBlock);
+            else if (tileRows < mr) TK.RunRows(tileRows, kc, aStrip, bStrip, cTile, n, alpha, betaBlock);
+            else TK.Run(kc, aStrip, bStrip, cTile, n, alpha, betaBlock);
         }
     }
 
@@ -248,6 +298,12 @@ public static partial class Gemm
                 for (int p = 0; p < pFull; p += 16)
                     Transpose16x16(a + (long)i0 * k + p0 + p, k, ap + (long)p * mr, mr, srcRows: rows, dstCols: mr);
             }
+            else if (Avx.IsSupported && mr <= 8)
+            {
+                pFull = kc & ~7;
+                for (int p = 0; p < pFull; p += 8)
+                    Transpose8x8(a + (long)i0 * k + p0 + p, k, ap + (long)p * mr, mr, srcRows: rows, dstCols: mr);
+            }
             for (int r = 0; r < rows; r++)
             {
                 float* src = a + (long)(i0 + r) * k + p0;
@@ -256,9 +312,23 @@ public static partial class Gemm
         }
         else
         {
-            // A is k×m, so op(A)[i, p] = a[p·m + i]: each depth step is a contiguous run of rows.
-            for (int p = 0; p < kc; p++)
-                new ReadOnlySpan<float>(a + (long)(p0 + p) * m + i0, rows).CopyTo(new Span<float>(ap + p * mr, rows));
+            // A is k×m, so op(A)[i, p] = a[p·m + i]: each depth step is a contiguous run of rows. Short runs are copied
+            // in registers (a Memmove call per run would cost more than the copy).
+            float* src = a + (long)p0 * m + i0;
+            if (rows >= 4 && rows <= 8 && Vector128.IsHardwareAccelerated)
+            {
+                for (int p = 0; p < kc; p++, src += m)
+                {
+                    float* dst = ap + p * mr;
+                    Vector128.Store(Vector128.Load(src), dst);
+                    if (rows > 4) Vector128.Store(Vector128.Load(src + rows - 4), dst + rows - 4); // overlapping, exact
+                }
+            }
+            else
+            {
+                for (int p = 0; p < kc; p++, src += m)
+                    new ReadOnlySpan<float>(src, rows).CopyTo(new Span<float>(ap + p * mr, rows));
+            }
         }
         if (rows < mr)
             for (int p = 0; p < kc; p++)
@@ -270,9 +340,20 @@ public static partial class Gemm
     {
         if (!trans)
         {
-            // B is k×n, so op(B)[p, j] = b[p·n + j]: each depth step is a contiguous run of columns.
-            for (int p = 0; p < kc; p++)
-                new ReadOnlySpan<float>(b + (long)(p0 + p) * n + j0, cols).CopyTo(new Span<float>(bp + p * nr, cols));
+            // B is k×n, so op(B)[p, j] = b[p·n + j]: each depth step is a contiguous run of columns. A whole strip is copied
+            // with vector loads and stores (a Memmove call per 64 bytes would cost as much as the copy).
+            float* src = b + (long)p0 * n + j0;
+            if (cols == nr && nr % Vector256<float>.Count == 0 && Vector256.IsHardwareAccelerated)
+            {
+                for (int p = 0; p < kc; p++, src += n)
+                    for (int j = 0; j < nr; j += Vector256<float>.Count)
+                        Vector256.Store(Vector256.Load(src + j), bp + p * nr + j);
+            }
+            else
+            {
+                for (int p = 0; p < kc; p++, src += n)
+                    new ReadOnlySpan<float>(src, cols).CopyTo(new Span<float>(bp + p * nr, cols));
+            }
         }
         else
         {
@@ -286,6 +367,14 @@ public static partial class Gemm
                 for (int j = 0; j < jFull; j += 16)
                     for (int p = 0; p < pFull; p += 16)
                         Transpose16x16(b + (long)(j0 + j) * k + p0 + p, k, bp + (long)p * nr + j, nr);
+            }
+            else if (Avx.IsSupported && nr % 8 == 0)
+            {
+                jFull = cols & ~7;
+                pFull = kc & ~7;
+                for (int j = 0; j < jFull; j += 8)
+                    for (int p = 0; p < pFull; p += 8)
+                        Transpose8x8(b + (long)(j0 + j) * k + p0 + p, k, bp + (long)p * nr + j, nr);
             }
             for (int j = 0; j < cols; j++)
             {
@@ -334,6 +423,56 @@ public static partial class Gemm
             Put(Avx512F.Shuffle4x128(v1, w1, 0x88), dst + (long)(8 + j) * dstStride, dstCols);
             Put(Avx512F.Shuffle4x128(v1, w1, 0xDD), dst + (long)(12 + j) * dstStride, dstCols);
         }
+    }
+
+    /// <summary>As <see cref="Transpose16x16"/> for an 8×8 block with AVX: dst[q·dstStride + r] = src[r·srcStride + q] for
+    /// q, r &lt; 8; source rows from <paramref name="srcRows"/> on read as zero, and only the first
+    /// <paramref name="dstCols"/> floats of each destination row are written.</summary>
+    private static unsafe void Transpose8x8(float* src, int srcStride, float* dst, int dstStride, int srcRows = 8, int dstCols = 8)
+    {
+        Vector256<float> Row(int i) => i < srcRows ? Vector256.Load(src + (long)i * srcStride) : Vector256<float>.Zero;
+        var r0 = Row(0); var r1 = Row(1); var r2 = Row(2); var r3 = Row(3);
+        var r4 = Row(4); var r5 = Row(5); var r6 = Row(6); var r7 = Row(7);
+        // Pairs of rows interleaved, then pairs of pairs: register q of each half holds column q (lane 0) and column
+        // q + 4 (lane 1) of four rows; the last step joins the halves' lanes.
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Put8(Avx.Permute2x128(u0, u4, 0x20), dst, dstCols, last: false);
+        Put8(Avx.Permute2x128(u1, u5, 0x20), dst + (long)dstStride, dstCols, last: false);
+        Put8(Avx.Permute2x128(u2, u6, 0x20), dst + 2L * dstStride, dstCols, last: false);
+        Put8(Avx.Permute2x128(u3, u7, 0x20), dst + 3L * dstStride, dstCols, last: false);
+        Put8(Avx.Permute2x128(u0, u4, 0x31), dst + 4L * dstStride, dstCols, last: false);
+        Put8(Avx.Permute2x128(u1, u5, 0x31), dst + 5L * dstStride, dstCols, last: false);
+        Put8(Avx.Permute2x128(u2, u6, 0x31), dst + 6L * dstStride, dstCols, last: false);
+        Put8(Avx.Permute2x128(u3, u7, 0x31), dst + 7L * dstStride, dstCols, last: true);
+    }
+
+    // Writes the first `count` floats of `value`. Rows of a block are written in increasing order, and when a row is
+    // narrower than 8 (a 6-row A strip) the next row starts `count` floats later: a full 8-float store then only spills
+    // into the next row, which its own store overwrites. The last row of a block has no next row: it is written exactly.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Put8(Vector256<float> value, float* at, int count, bool last)
+    {
+        if (count == 8 || !last)
+        {
+            Vector256.Store(value, at);
+            return;
+        }
+        var low = value.GetLower();
+        if (count >= 4)
+        {
+            Vector128.Store(low, at);
+            low = value.GetUpper();
+            at += 4;
+            count -= 4;
+        }
+        for (int i = 0; i < count; i++) at[i] = low.GetElement(i);
     }
 
     private static unsafe void Put(Vector512<float> value, float* at, int count)
