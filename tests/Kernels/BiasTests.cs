@@ -107,10 +107,10 @@ public class BiasTests(DeviceFixture devices)
     // blocks of the gradient, with tails), and the same bits on 1 and 2 threads.
     // ---------------------------------------------------------------------------------------------------------------
 
-    public static TheoryData<int> HostWidths() => new(HostSimdTestData.Widths);
-
     [Theory]
-    [MemberData(nameof(HostWidths))]
+    [HostWidthData(0)]
+    [HostWidthData(1)]
+    [HostWidthData(2)]
     public void Host_widths_match_reference_for_every_column_count(int width)
     {
         var device = devices.Host;

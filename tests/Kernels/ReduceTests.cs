@@ -215,10 +215,10 @@ public class ReduceTests(DeviceFixture devices)
     // wide ones, and the same bits on 1 and 2 threads.
     // ---------------------------------------------------------------------------------------------------------------
 
-    public static TheoryData<int> HostWidths() => new(HostSimdTestData.Widths);
-
     [Theory]
-    [MemberData(nameof(HostWidths))]
+    [HostWidthData(0)]
+    [HostWidthData(1)]
+    [HostWidthData(2)]
     public void Host_sums_are_float64_accurate_for_every_length(int width)
     {
         var device = devices.Host;
@@ -238,7 +238,9 @@ public class ReduceTests(DeviceFixture devices)
     }
 
     [Theory]
-    [MemberData(nameof(HostWidths))]
+    [HostWidthData(0)]
+    [HostWidthData(1)]
+    [HostWidthData(2)]
     public void Host_argmax_and_count_match_reference_for_every_row_length(int width)
     {
         var device = devices.Host;
