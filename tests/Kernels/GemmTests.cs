@@ -295,6 +295,75 @@ public class GemmTests(DeviceFixture devices)
             }
     }
 
+    // The packed path's cache blocking, forced down to a few tiles per block so that small products cross every block
+    // boundary: several depth blocks (the later ones adding to C), several B blocks of columns, several A blocks of rows,
+    // both tile orders, and edge tiles in every block. The depth cut decides the order of the additions, so blockings with
+    // the same KC must give the same bits; the others only have to meet the reference.
+    [Theory]
+    [MemberData(nameof(Transposes))]
+    public void Packed_path_matches_reference_under_every_cache_blocking(Transpose ta, Transpose tb)
+    {
+        string kernel = Gemm.HostKernelName;
+        int mr = kernel.StartsWith("AVX-512", StringComparison.Ordinal) ? 12 : kernel.StartsWith("AVX2", StringComparison.Ordinal) ? 6 : 4;
+        int nr = kernel.StartsWith("AVX-512", StringComparison.Ordinal) ? 32 : kernel.StartsWith("AVX2", StringComparison.Ordinal) ? 16 : 2 * System.Numerics.Vector<float>.Count;
+        HostBlocking?[] sameDepth =
+        [
+            new HostBlocking(16, nr, mr, BInner: true),
+            new HostBlocking(16, 2 * nr, 2 * mr, BInner: false),
+            new HostBlocking(16, 4096, int.MaxValue, BInner: true),
+            new HostBlocking(16, nr, int.MaxValue, BInner: false),
+        ];
+        HostBlocking?[] others = [null, new HostBlocking(7, nr, mr, BInner: false), new HostBlocking(1, 3 * nr, mr, BInner: true)];
+        foreach (var (m, n, k) in new[] { (37, 3 * nr + 5, 41), (2 * mr + 1, nr + 1, 100), (mr, nr, 16) })
+        {
+            var p = MakeProblem(m, n, k, seed: 500 + m + n + k);
+            float[]? first = null;
+            foreach (var blocking in sameDepth.Concat(others))
+            {
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    GemmCall call = (d, ta_, tb_, m_, n_, k_, al, a, b, be, c) => Forced(HostGemmPath.Packed, () =>
+                    {
+                        var saved = Gemm.ForceBlocking;
+                        Gemm.ForceBlocking = blocking;
+                        try { Gemm.RunHost(ta_, tb_, m_, n_, k_, al, a, b, be, c, threads); }
+                        finally { Gemm.ForceBlocking = saved; }
+                    });
+                    var result = CheckAgainstReference(devices.Host, call, ta, tb, p, Alpha, 0.5f, $"packed, blocking {blocking?.ToString() ?? "derived"}, {threads} threads");
+                    if (blocking is { KC: 16 })
+                    {
+                        first ??= result;
+                        Assert.True(first.AsSpan().SequenceEqual(result), $"blocking {blocking} gives other bits than {sameDepth[0]} at m={m} n={n} k={k}");
+                    }
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(32 * 1024, 512 * 1024, 6, 16, 256, 256)]     // a Zen 2/3 core: the B block takes half of the 512 KiB L2
+    [InlineData(48 * 1024, 1024 * 1024, 6, 16, 256, 512)]    // a Zen 4/5 core
+    [InlineData(48 * 1024, 2048 * 1024, 12, 32, 256, 1024)]  // a Sapphire Rapids core, AVX-512 kernel
+    [InlineData(32 * 1024, 256 * 1024, 6, 16, 256, 128)]     // a small L2: at least 4 strips and a multiple of NR
+    [InlineData(32 * 1024, 64 * 1024 * 1024, 6, 16, 256, 4096)] // a misread huge L2 is capped
+    public void Blocking_is_derived_from_the_cache_sizes(int l1, int l2, int mr, int nr, int kc, int nc)
+    {
+        var b = HostBlocking.Derive(mr, nr, l1, l2);
+        Assert.Equal(kc, b.KC);
+        Assert.Equal(nc, b.NC);
+        Assert.Equal(0, b.NC % nr);
+    }
+
+    [Fact]
+    public void Cache_sizes_are_read_and_plausible()
+    {
+        Assert.InRange(HostCache.L1, 8 * 1024, 1024 * 1024);
+        Assert.InRange(HostCache.L2, 64 * 1024, 64 * 1024 * 1024);
+        Assert.Contains(HostCache.Source, new[] { "sysfs", "cpuid", "default" });
+        // An x86 processor of the last decade has CPUID cache leaves or sysfs entries; the fallback is for the others.
+        if (System.Runtime.Intrinsics.X86.X86Base.IsSupported) Assert.NotEqual("default", HostCache.Source);
+    }
+
     [Theory]
     [HostWidthData(0)]
     [HostWidthData(1)]
