@@ -315,7 +315,16 @@ public static partial class Gemm
             // A is k×m, so op(A)[i, p] = a[p·m + i]: each depth step is a contiguous run of rows. Short runs are copied
             // in registers (a Memmove call per run would cost more than the copy).
             float* src = a + (long)p0 * m + i0;
-            if (rows >= 4 && rows <= 8 && Vector128.IsHardwareAccelerated)
+            if (rows >= 8 && rows <= 16 && Vector256.IsHardwareAccelerated)
+            {
+                for (int p = 0; p < kc; p++, src += m)
+                {
+                    float* dst = ap + p * mr;
+                    Vector256.Store(Vector256.Load(src), dst);
+                    if (rows > 8) Vector256.Store(Vector256.Load(src + rows - 8), dst + rows - 8); // overlapping, exact
+                }
+            }
+            else if (rows >= 4 && rows <= 8 && Vector128.IsHardwareAccelerated)
             {
                 for (int p = 0; p < kc; p++, src += m)
                 {
