@@ -74,6 +74,40 @@ internal static class GemmBlockingTune
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"AVX2 6x16 micro-kernel, kc {kc}, L1-resident: {2.0 * 6 * 16 * kc / best / 1e9:F1} GFLOP/s on one core"));
     }
 
+    /// <summary>CPU time per call (all threads) and wall time per call, on 1 thread and on all: how much work the
+    /// parallel version adds (duplicated packing, spinning) apart from the machine's load.</summary>
+    public static void Threads(TextWriter output, string sizes)
+    {
+        using var device = GpuNet.Device.Open("cpu");
+        foreach (var s in Shapes(sizes))
+        {
+            var rng = new Random(1);
+            float[] Fill(long n) { var x = new float[n]; for (long i = 0; i < n; i++) x[i] = (float)rng.NextDouble() - 0.5f; return x; }
+            using var a = Tensor.FromArray(device, Fill((long)s.M * s.K), s.M * s.K);
+            using var b = Tensor.FromArray(device, Fill((long)s.K * s.N), s.K * s.N);
+            using var c = Tensor.Zeros(device, s.M * s.N);
+            foreach (int threads in new[] { 1, Environment.ProcessorCount, 1, Environment.ProcessorCount })
+            {
+                void Once() => GpuNet.Kernels.Gemm.RunHost(s.TransA, s.TransB, s.M, s.N, s.K, 1f, a.View, b.View, 0f, c.View, threads);
+                Once();
+                double bestCpu = double.MaxValue, bestWall = double.MaxValue;
+                for (int r = 0; r < 10; r++)
+                {
+                    var proc = System.Diagnostics.Process.GetCurrentProcess();
+                    double cpu0 = proc.TotalProcessorTime.TotalSeconds;
+                    var sw = System.Diagnostics.Stopwatch.StartNew();
+                    int reps = 0;
+                    do { Once(); reps++; } while (sw.Elapsed.TotalSeconds < 0.05);
+                    proc.Refresh();
+                    bestCpu = Math.Min(bestCpu, (proc.TotalProcessorTime.TotalSeconds - cpu0) / reps);
+                    bestWall = Math.Min(bestWall, sw.Elapsed.TotalSeconds / reps);
+                }
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{s,-18} {threads} threads: cpu {bestCpu * 1e3,9:F4} ms/call, wall {bestWall * 1e3,9:F4} ms/call ({2.0 * s.M * s.N * s.K / bestWall / 1e9:F1} GFLOP/s)"));
+            }
+        }
+    }
+
     private sealed record Shape(int M, int K, int N, Transpose TransA, Transpose TransB)
     {
         public override string ToString() => $"{M}x{K}x{N}:{(TransA == Transpose.Yes ? 'T' : 'N')}{(TransB == Transpose.Yes ? 'T' : 'N')}";

@@ -12,6 +12,11 @@ internal static class Program
             MemoryBoundInterleaved.Run(Console.Out, args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 20);
             return;
         }
+        if (args is ["--gemm-threads", var shapes])
+        {
+            GemmBlockingTune.Threads(Console.Out, shapes);
+            return;
+        }
         if (args is ["--gemm-kernel"])
         {
             GemmBlockingTune.Kernel(Console.Out);

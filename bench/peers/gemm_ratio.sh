@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GEMM on GpuNet's host engine and on NumPy/PyTorch in one run, then the GpuNet/peer ratio per shape.
-# Usage: bash bench/peers/gemm_ratio.sh [SIZES] [SECONDS]   (defaults: 1024,2048,mlp64,mlp256 and 1)
+# Usage: [AVX2_ONLY=1] bash bench/peers/gemm_ratio.sh [SIZES] [SECONDS]   (defaults: 1024,2048,mlp64,mlp256 and 1)
 # Needs Debian's python3-numpy, python3-torch and libopenblas0-pthread (see bench/peers/README.md).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -14,11 +14,19 @@ trap 'rm -f "$out"' EXIT
 # pin an older, slower kernel. The peer runs without them (gemm.py prints the kernel OpenBLAS then picks); its
 # results are only meaningful if that kernel computes correctly, which gemm.py does not check: see README.md.
 # GpuNet and the peers alternate shape by shape, so both see the same machine load.
+# AVX2_ONLY=1 compares the AVX2 paths on a machine that also has AVX-512: GpuNet runs with the runtime's AVX-512 off
+# (DOTNET_EnableAVX512=0) and OpenBLAS with its Haswell (AVX2) kernels (OPENBLAS_CORETYPE=Haswell), as on an AVX2-only CPU.
+if [ "${AVX2_ONLY:-0}" = 1 ]; then
+  export DOTNET_EnableAVX512=0
+  peer_env=(OPENBLAS_CORETYPE=Haswell ATEN_CPU_CAPABILITY=avx2)
+else
+  peer_env=()
+fi
 "$root/gpunet" bench gemm --device cpu --sizes 1 --seconds 0.1 >/dev/null # build once, outside the timings
 IFS=',' read -ra entries <<<"$sizes"
 for e in "${entries[@]}"; do
   "$root/gpunet" bench gemm --device cpu --sizes "$e" --seconds "$seconds" | grep -v '^#' | tee -a "$out"
-  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$py" "$root/bench/peers/gemm.py" --sizes "$e" --seconds "$seconds" | tee -a "$out"
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "${peer_env[@]}" "$py" "$root/bench/peers/gemm.py" --sizes "$e" --seconds "$seconds" | tee -a "$out"
 done
 
 echo
