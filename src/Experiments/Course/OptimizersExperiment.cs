@@ -200,7 +200,7 @@ public sealed class OptimizersExperiment : ICourseExperiment
         int[] train = data.Subset(data.TrainSplit, quick ? QuickTrainImages : TrainImages, 4);
         int[] validation = data.Subset(data.ValidationSplit, quick ? QuickValidationImages : ValidationImages, 5);
         return new TrainingConfig($"{key} lr={Lr(lr)}", Model, lr, momentum, BatchSize, context.Epochs(Epochs, QuickEpochs), Cosine: false, "none",
-            Regularization.None, train, validation, seed, Algorithm: key == "momentum" ? "sgd" : key);
+            Regularization.None, train, validation, seed, Algorithm: key == "momentum" ? "sgd" : key) { Test = context.QuickTest(data) };
     }
 
     /// <summary>Every optimizer at every rate with every seed, each recording its per-step losses.</summary>
