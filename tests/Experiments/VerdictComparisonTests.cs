@@ -117,6 +117,10 @@ public sealed class VerdictComparisonTests : IDisposable
         Assert.Equal(5, result.Disagreements);
         Assert.Contains("**5 differ** (in 3 experiments)", result.Markdown);
         Assert.Contains("| `knn` | `selected.k` | 5 | 7 | **differs** |", result.Markdown);
+        // The differences come first, on their own.
+        string differences = result.Markdown[result.Markdown.IndexOf("## Where they differ", StringComparison.Ordinal)..result.Markdown.IndexOf("## Every verdict", StringComparison.Ordinal)];
+        Assert.Contains("| `knn` | `selected.k` | 5 | 7 |", differences);
+        Assert.DoesNotContain("`selected.metric`", differences);
     }
 
     [Fact]

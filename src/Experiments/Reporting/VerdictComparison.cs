@@ -152,6 +152,16 @@ public static partial class VerdictComparison
             $"A verdict is the word the paired 95% interval allows (a gain, a loss, within noise) or a rule's reading (good, too slow, divergent...); " +
             $"a choice is what the experiment picked from its runs."));
         text.AppendLine();
+        if (disagreements > 0)
+        {
+            text.AppendLine("## Where they differ");
+            text.AppendLine();
+            text.Append(RunFiles.Table(["experiment", "verdict or choice", "A", "B"],
+                rows.Where(r => !r.Agrees).Select(r => (IReadOnlyList<string>)[$"`{r.Experiment}`", $"`{r.What}`", Cell(r.Left), Cell(r.Right)]), "llll"));
+            text.AppendLine();
+            text.AppendLine("## Every verdict and choice");
+            text.AppendLine();
+        }
         text.Append(RunFiles.Table(["experiment", "verdict or choice", "A", "B", ""],
             rows.Select(r => (IReadOnlyList<string>)[$"`{r.Experiment}`", $"`{r.What}`", Cell(r.Left), Cell(r.Right), r.Agrees ? "same" : "**differs**"]), "lllll"));
         return new Result(rows, text.ToString());
