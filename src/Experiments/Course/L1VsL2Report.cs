@@ -20,7 +20,8 @@ internal static class L1VsL2Report
         text.AppendLine();
         text.AppendLine(QuizSection(quiz, quizSeed));
         text.AppendLine(MlpSection(settings, l1, l2, comparison, firstLayers, units, range));
-        text.AppendLine($"The checkpoint is the matched L1 setting's ({l1.Name}) selected model of seed {l1.First.Seed}: the sparse one.");
+        text.AppendLine($"The checkpoint is the matched L1 setting's ({l1.Name}) selected model of seed {l1.First.Seed}" +
+            (comparison.ExactZero.Verdict == Verdict.Gain ? ": the sparse one." : "."));
         text.AppendLine();
         text.AppendLine(RunFiles.CheckpointSection(l1.First));
         text.AppendLine(context.Footer());

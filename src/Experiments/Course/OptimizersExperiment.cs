@@ -509,8 +509,8 @@ public sealed class OptimizersExperiment : ICourseExperiment
         return text.ToString();
     }
 
-    // Whether these runs show the pattern the usual explanation predicts, from the best rates (and their ties).
-    private static string Pattern(IReadOnlyDictionary<string, Best?> best)
+    /// <summary>Whether these runs show the pattern the usual explanation predicts, from the best rates (and their ties).</summary>
+    internal static string Pattern(IReadOnlyDictionary<string, Best?> best)
     {
         IEnumerable<double> Good(string key) => best.GetValueOrDefault(key) is { } b ? b.Tied.Select(t => t.Lr).Append(b.Rate.Lr) : [];
         var sgd = Good("sgd").ToList();
