@@ -720,7 +720,7 @@ public sealed class KnnExperiment : ICourseExperiment
             $"outvotes all others, so that training error is at most {P(d.Max(p => p.TrainErrorWithSelf))} at every k."));
         double maxGap = u.Max(p => Math.Abs(p.TrainError - p.TestError));
         int above = u.Count(p => p.TrainError > p.TestError), below = u.Count(p => p.TrainError < p.TestError);
-        string side = above == u.Count ? "above the test error at every k (the leave-one-out images are harder than the test images here)"
+        string side = above == u.Count ? "above the test error at every k"
             : below == u.Count ? "below the test error at every k"
             : string.Create(CultureInfo.InvariantCulture, $"above the test error at {above} and below it at {below} of the {u.Count} k");
         lines.Add(near.Contains(bestLoo.K)
