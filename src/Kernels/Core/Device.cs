@@ -356,14 +356,26 @@ public sealed class Device : IDisposable
     /// this device has queued.</summary>
     public long StreamClears => Interlocked.Read(ref _clears);
 
-    private void CountLaunch() => Interlocked.Increment(ref _launches);
+    private readonly ConcurrentDictionary<string, long> _launchesByKernel = new(StringComparer.Ordinal);
+
+    /// <summary>The launches of <see cref="KernelLaunches"/> by kernel (<c>Gemm.TiledKernel</c>), for reports.</summary>
+    public IReadOnlyDictionary<string, long> LaunchesByKernel => new Dictionary<string, long>(_launchesByKernel, StringComparer.Ordinal);
+
+    private void CountLaunch(string kernel)
+    {
+        Interlocked.Increment(ref _launches);
+        _launchesByKernel.AddOrUpdate(kernel, 1, (_, n) => n + 1);
+    }
+
+    private static string KernelName(Delegate kernel) => $"{kernel.Method.DeclaringType?.Name}.{kernel.Method.Name}";
 
     /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
     internal Action<KernelConfig, T1> Kernel<T1>(Action<T1> kernel) where T1 : struct =>
         Load(kernel, a =>
         {
             var launch = a.LoadStreamKernel(kernel);
-            return new Action<KernelConfig, T1>((config, x1) => { CountLaunch(); launch(config, x1); });
+            string name = KernelName(kernel);
+            return new Action<KernelConfig, T1>((config, x1) => { CountLaunch(name); launch(config, x1); });
         });
 
     /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
@@ -371,7 +383,8 @@ public sealed class Device : IDisposable
         Load(kernel, a =>
         {
             var launch = a.LoadStreamKernel(kernel);
-            return new Action<KernelConfig, T1, T2>((config, x1, x2) => { CountLaunch(); launch(config, x1, x2); });
+            string name = KernelName(kernel);
+            return new Action<KernelConfig, T1, T2>((config, x1, x2) => { CountLaunch(name); launch(config, x1, x2); });
         });
 
     /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
@@ -379,7 +392,8 @@ public sealed class Device : IDisposable
         Load(kernel, a =>
         {
             var launch = a.LoadStreamKernel(kernel);
-            return new Action<KernelConfig, T1, T2, T3>((config, x1, x2, x3) => { CountLaunch(); launch(config, x1, x2, x3); });
+            string name = KernelName(kernel);
+            return new Action<KernelConfig, T1, T2, T3>((config, x1, x2, x3) => { CountLaunch(name); launch(config, x1, x2, x3); });
         });
 
     /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
@@ -387,7 +401,8 @@ public sealed class Device : IDisposable
         Load(kernel, a =>
         {
             var launch = a.LoadStreamKernel(kernel);
-            return new Action<KernelConfig, T1, T2, T3, T4>((config, x1, x2, x3, x4) => { CountLaunch(); launch(config, x1, x2, x3, x4); });
+            string name = KernelName(kernel);
+            return new Action<KernelConfig, T1, T2, T3, T4>((config, x1, x2, x3, x4) => { CountLaunch(name); launch(config, x1, x2, x3, x4); });
         });
 
     /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
@@ -395,7 +410,8 @@ public sealed class Device : IDisposable
         Load(kernel, a =>
         {
             var launch = a.LoadStreamKernel(kernel);
-            return new Action<KernelConfig, T1, T2, T3, T4, T5>((config, x1, x2, x3, x4, x5) => { CountLaunch(); launch(config, x1, x2, x3, x4, x5); });
+            string name = KernelName(kernel);
+            return new Action<KernelConfig, T1, T2, T3, T4, T5>((config, x1, x2, x3, x4, x5) => { CountLaunch(name); launch(config, x1, x2, x3, x4, x5); });
         });
 
     /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
@@ -403,7 +419,8 @@ public sealed class Device : IDisposable
         Load(kernel, a =>
         {
             var launch = a.LoadStreamKernel(kernel);
-            return new Action<KernelConfig, T1, T2, T3, T4, T5, T6>((config, x1, x2, x3, x4, x5, x6) => { CountLaunch(); launch(config, x1, x2, x3, x4, x5, x6); });
+            string name = KernelName(kernel);
+            return new Action<KernelConfig, T1, T2, T3, T4, T5, T6>((config, x1, x2, x3, x4, x5, x6) => { CountLaunch(name); launch(config, x1, x2, x3, x4, x5, x6); });
         });
 
     /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
@@ -411,7 +428,8 @@ public sealed class Device : IDisposable
         Load(kernel, a =>
         {
             var launch = a.LoadStreamKernel(kernel);
-            return new Action<KernelConfig, T1, T2, T3, T4, T5, T6, T7>((config, x1, x2, x3, x4, x5, x6, x7) => { CountLaunch(); launch(config, x1, x2, x3, x4, x5, x6, x7); });
+            string name = KernelName(kernel);
+            return new Action<KernelConfig, T1, T2, T3, T4, T5, T6, T7>((config, x1, x2, x3, x4, x5, x6, x7) => { CountLaunch(name); launch(config, x1, x2, x3, x4, x5, x6, x7); });
         });
 
     /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
@@ -419,7 +437,8 @@ public sealed class Device : IDisposable
         Load(kernel, a =>
         {
             var launch = a.LoadStreamKernel(kernel);
-            return new Action<KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8>((config, x1, x2, x3, x4, x5, x6, x7, x8) => { CountLaunch(); launch(config, x1, x2, x3, x4, x5, x6, x7, x8); });
+            string name = KernelName(kernel);
+            return new Action<KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8>((config, x1, x2, x3, x4, x5, x6, x7, x8) => { CountLaunch(name); launch(config, x1, x2, x3, x4, x5, x6, x7, x8); });
         });
 
     /// <summary>A launch configuration that covers <paramref name="n"/> work items with grid-stride loops.</summary>
