@@ -239,6 +239,20 @@ public class GemmTileTests(DeviceFixture devices)
         Assert.Equal(new GemmPlan(true, GemmTile.Tile64x64x16, 1, 3), Gemm.Plan(1, 1, 3, sms, 1024, true));
     }
 
+    [Fact]
+    public void Plans_of_the_mlp_training_step_on_a_132_multiprocessor_gpu()
+    {
+        // The eight GEMMs of one batch-64 SGD step of 784-256-128-10 (forward y = x·Wᵀ, weight gradient dW = dyᵀ·x,
+        // input gradient dx = dy·W for the two upper layers), as (m, n, k). With 132 multiprocessors every one but the
+        // last (k = 10, too shallow to split) gets split-K, each adding its reduce launch: 8 GEMM launches become 15.
+        (int M, int N, int K)[] shapes =
+            [(64, 256, 784), (64, 128, 256), (64, 10, 128), (256, 784, 64), (128, 256, 64), (10, 128, 64), (64, 256, 128), (64, 128, 10)];
+        var plans = shapes.Select(s => Gemm.Plan(s.M, s.N, s.K, 132, 1024, true)).ToList();
+        Assert.Equal([13, 8, 4, 2, 2, 2, 4, 1], plans.Select(p => p.Splits));
+        Assert.Equal(GemmTile.Tile32x32x8, plans[^1].Tile);
+        Assert.Equal(15, plans.Sum(p => p.Splits > 1 ? 2 : 1));
+    }
+
     [Theory]
     [MemberData(nameof(Transposes))]
     public void Run_follows_the_plan_on_the_gpu_shaped_accelerator(Transpose ta, Transpose tb)
