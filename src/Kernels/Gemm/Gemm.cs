@@ -30,7 +30,9 @@ public static partial class Gemm
     /// As in BLAS, when <paramref name="beta"/> is 0, C is not read: NaN or garbage in it is overwritten. When
     /// <paramref name="k"/> is 0 the product is empty and the result is <c>beta·C</c>. When <paramref name="m"/> or
     /// <paramref name="n"/> is 0 nothing is done. Sums accumulate in float32; on the host engine and on ILGPU devices the
-    /// result does not depend on the number of threads or the group size used. <paramref name="c"/> must not overlap
+    /// result does not depend on the number of threads or the group size used (on a GPU the kernel and any split of the
+    /// depth are chosen from the shape and the device's multiprocessor count, so two GPUs may round differently; see
+    /// docs/gpu.md). <paramref name="c"/> must not overlap
     /// <paramref name="a"/> or <paramref name="b"/>.
     /// </summary>
     /// <param name="device">The device all three views live on.</param>
