@@ -11,7 +11,7 @@ using ILGPU.Runtime;
 namespace GpuNet.Bench;
 
 /// <summary>
-/// Square GEMM, <c>C = A·B</c> with n×n matrices, through the public <see cref="Gemm.Run"/> on each device, reported in
+/// Square GEMM, <c>C = A·B</c> with n×n matrices, through the public <see cref="Gemm.Run(Device, Transpose, Transpose, int, int, int, float, ArrayView{float}, ArrayView{float}, float, ArrayView{float})"/> on each device, reported in
 /// GFLOP/s (2·n³ / mean time). 1023 is there because it is a multiple of no tile. Each invocation ends with a
 /// synchronize, so the time is the kernel's, not its launch's.
 /// Run: <c>dotnet run -c Release --project bench -- --filter '*Gemm*'</c>.
@@ -39,7 +39,7 @@ public class GemmBenchmarks
 
 /// <summary>
 /// The two ILGPU kernels side by side on the ILGPU CPU accelerator: the one-thread-per-element baseline against the
-/// tiled, register-blocked kernel that <see cref="Gemm.Run"/> uses. (On a GPU the gap is far larger; on the CPU
+/// tiled, register-blocked kernel that <see cref="Gemm.Run(Device, Transpose, Transpose, int, int, int, float, ArrayView{float}, ArrayView{float}, float, ArrayView{float})"/> uses. (On a GPU the gap is far larger; on the CPU
 /// accelerator group barriers are OS-thread barriers, which is what the tiled kernel pays for.)
 /// </summary>
 [Config(typeof(GemmConfig))]

@@ -68,8 +68,10 @@ public class GpuCompileTests(CompileContextFixture compiler) : IClassFixture<Com
         ["Augment.StageKernel"] = "cos.approx, ex2.approx, lg2.approx, sin.approx",
         ["SoftmaxCrossEntropy.BackwardKernel"] = "ex2.approx",
         ["SoftmaxCrossEntropy.BackwardSoftKernel"] = "ex2.approx",
+        ["SoftmaxCrossEntropy.BackwardWarpKernel"] = "ex2.approx",
         ["SoftmaxCrossEntropy.ForwardKernel"] = "ex2.approx, lg2.approx",
         ["SoftmaxCrossEntropy.ForwardSoftKernel"] = "ex2.approx, lg2.approx",
+        ["SoftmaxCrossEntropy.ForwardWarpKernel"] = "ex2.approx, lg2.approx",
     };
 
     [Fact]

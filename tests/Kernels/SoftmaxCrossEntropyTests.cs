@@ -439,6 +439,38 @@ public class SoftmaxCrossEntropyTests(DeviceFixture devices)
         }
     }
 
+    [Theory]
+    [InlineData("ilgpu-cpu")]
+    [InlineData(Device.NvidiaShapedSpec)]
+    public void Warp_kernels_and_group_kernels_both_match_reference(string spec)
+    {
+        // Version 2 (one warp per row, shuffles) runs up to 1,024 classes; version 1 (one group per row) above that and
+        // when forced. Both against the float64 reference, at rows narrower than, equal to and wider than a warp, several
+        // rows per group, and the widest warp row; the launch counts show which kernel ran.
+        var device = devices.Get(spec);
+        long Launches(string kernel) => device.LaunchesByKernel.GetValueOrDefault(kernel);
+        foreach (var (batch, classes) in new[] { (1, 1), (3, 10), (9, 33), (2, 1024) })
+            foreach (bool force in new[] { false, true })
+            {
+                SoftmaxCrossEntropy.ForceGroupKernels = force;
+                try
+                {
+                    long warpBefore = Launches("SoftmaxCrossEntropy.ForwardWarpKernel") + Launches("SoftmaxCrossEntropy.BackwardWarpKernel");
+                    long groupBefore = Launches("SoftmaxCrossEntropy.ForwardKernel") + Launches("SoftmaxCrossEntropy.BackwardKernel");
+                    string what = $"{spec} {(force ? "group" : "warp")} kernels";
+                    CheckForward(device, what, batch, classes, -5f, 5f, 40 * batch + classes);
+                    CheckBackward(device, what, batch, classes, 50 * batch + classes);
+                    long warp = Launches("SoftmaxCrossEntropy.ForwardWarpKernel") + Launches("SoftmaxCrossEntropy.BackwardWarpKernel") - warpBefore;
+                    long group = Launches("SoftmaxCrossEntropy.ForwardKernel") + Launches("SoftmaxCrossEntropy.BackwardKernel") - groupBefore;
+                    Assert.True(force ? warp == 0 && group > 0 : warp > 0 && group == 0, $"{what} {batch}x{classes}: warp {warp}, group {group}");
+                }
+                finally { SoftmaxCrossEntropy.ForceGroupKernels = false; }
+            }
+        // Just past the warp limit: version 1.
+        Assert.False(SoftmaxCrossEntropy.UsesWarpKernels(device, SoftmaxCrossEntropy.WarpRowLimit + 1));
+        Assert.True(SoftmaxCrossEntropy.UsesWarpKernels(device, SoftmaxCrossEntropy.WarpRowLimit));
+    }
+
     [Fact]
     public void Host_and_ilgpu_agree()
     {

@@ -51,11 +51,12 @@ internal static class CheckCases
     private const int MlpParameters = 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10;
 
     /// <summary>Every comparison of the check, in the order check.md lists them.</summary>
-    public static List<CheckCase> Build(bool quick)
+    public static List<CheckCase> Build(bool quick, int maxGroupThreads = int.MaxValue)
     {
         var s = quick ? QuickSizes : FullSizes;
         var cases = new List<CheckCase>();
         AddGemm(cases, s);
+        AddGemmVariants(cases, maxGroupThreads);
         AddBias(cases, s);
         AddActivations(cases, s);
         AddSoftmaxCrossEntropy(cases, s);
@@ -94,6 +95,44 @@ internal static class CheckCases
                 Gemm.Run(d, shape.TransA, shape.TransB, shape.M, shape.N, shape.K, 0.75f, ta.View, tb.View, 0.5f, tc.View);
                 return tc.ToArray();
             }));
+        }
+    }
+
+    /// <summary>
+    /// Each generated GEMM tile (kernel 3) forced on the device under test, with split-K and the fused bias + ReLU epilogue,
+    /// at a shape just past one tile in every direction (so small enough for --quick); the host engine computes the same
+    /// through the public GEMM with its bias and ReLU. Tiles needing more threads than <paramref name="maxGroupThreads"/>
+    /// get no row.
+    /// </summary>
+    private static void AddGemmVariants(List<CheckCase> cases, int maxGroupThreads)
+    {
+        foreach (var tile in Gemm.GeneratedTiles)
+        {
+            if (tile.Threads > maxGroupThreads) continue;
+            int m = tile.BM + 1, n = tile.BN + 3, k = 2 * tile.BK + 5;
+            foreach (var (splits, chunk) in new[] { (1, 0), (2, 2 * tile.BK) })
+                foreach (var (ta, tb) in new[] { (Transpose.No, Transpose.Yes), (Transpose.Yes, Transpose.No) })
+                {
+                    var a = Uniform((long)m * k, 14);
+                    var b = Uniform((long)k * n, 15);
+                    var bias = Uniform(n, 16);
+                    var tol = new Tolerance(k * Math.Pow(2, -22) + 1e-6, 1e-5,
+                        "a float32 sum of k products of values in [-1, 1] in another order than the host's, plus a bias, then ReLU (atol = k·2⁻²²)");
+                    string shape = $"{m}x{k}x{n}:{(ta == Transpose.Yes ? 'T' : 'N')}{(tb == Transpose.Yes ? 'T' : 'N')} bias relu{(splits > 1 ? $" split-K {splits}x{chunk}" : "")}";
+                    cases.Add(new CheckCase($"gemm.{tile.Tile.ToString().ToLowerInvariant()}", shape, tol, d =>
+                    {
+                        using var tA = Tensor.FromArray(d, a, a.Length);
+                        using var tB = Tensor.FromArray(d, b, b.Length);
+                        using var tBias = Tensor.FromArray(d, bias, bias.Length);
+                        using var tC = Tensor.FromArray(d, new float[m * n], m * n);
+                        if (d.UsesHostEngine)
+                            Gemm.Run(d, ta, tb, m, n, k, 0.75f, tA.View, tB.View, 0f, tC.View, tBias.View, ActivationKind.Relu);
+                        else
+                            Gemm.RunGenerated(d, tile.Tile, splits, chunk, ta, tb, m, n, k, 0.75f, tA.View, tB.View, 0f, tC.View,
+                                tBias.View, ActivationKind.Relu);
+                        return tC.ToArray();
+                    }));
+                }
         }
     }
 

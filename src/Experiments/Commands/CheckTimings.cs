@@ -22,6 +22,7 @@ internal static class CheckTimings
     public static IReadOnlyList<Group> Groups(bool quick) =>
     [
         new("launch overhead", (d, rows, log) => LaunchOverhead(d, rows, log, launches: quick ? 200 : 2000)),
+        new("launches per step", (d, rows, log) => StepLaunches(d, rows, log, batch: quick ? 16 : 64)),
         // --quick: one shape of each kind ILGPU's simulated threads run in a fraction of a second.
         new("GEMM", (d, rows, log) => Gemm(d, rows, log, quick ? "64,8x784x256:NT" : "1024,2048,4096,8192,mlp64,mlp256", seconds: quick ? 0.02 : 0.5)),
         new("MLP epoch", (d, rows, log) =>
@@ -83,6 +84,58 @@ internal static class CheckTimings
             $"knn-search {shape} {device.Spec} {seconds:F3} s (distances {timings.DistanceSeconds:F3} s, top-k {timings.TopKSeconds:F3} s)"));
         rows.Add(new TimingRow("knn-search", shape, seconds, "s", string.Create(CultureInfo.InvariantCulture,
             $"distances {timings.DistanceSeconds:F3} s + top-k {timings.TopKSeconds:F3} s; random pixels in [0, 1]")));
+    }
+
+    /// <summary>What one SGD step of the 784-256-128-10 ReLU MLP launches on <paramref name="device"/> (after a warm-up
+    /// step): kernel launches, stream clears, and the launches by kernel.</summary>
+    internal static (long Launches, long Clears, IReadOnlyDictionary<string, long> ByKernel) CountStep(Device device, int batch)
+    {
+        const int features = 784, classes = 10;
+        var rng = new Random(7);
+        var x = new float[batch * features];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
+        var y = new int[batch];
+        for (int i = 0; i < batch; i++) y[i] = rng.Next(classes);
+        using var xs = Tensor.FromArray(device, x, batch, features);
+        using var labels = device.Accelerator.Allocate1D(y);
+        using var model = new Nn.Sequential(device, features, 42, new Nn.Linear(784, 256), new Nn.ReLU(), new Nn.Linear(256, 128),
+            new Nn.ReLU(), new Nn.Linear(128, 10));
+        using var loss = new Nn.CrossEntropyLoss(device);
+        using var sgd = new Nn.Sgd(model.Parameters, lr: 0.1);
+        model.Train();
+        void Step()
+        {
+            sgd.ZeroGrad();
+            var logits = model.Forward(xs);
+            loss.Forward(logits, labels.View);
+            model.Backward(loss.Backward(logits, labels.View));
+            sgd.Step();
+        }
+        Step();
+        device.Synchronize();
+        long launches = device.KernelLaunches, clears = device.StreamClears;
+        var before = device.LaunchesByKernel;
+        Step();
+        device.Synchronize();
+        var byKernel = device.LaunchesByKernel
+            .Select(kv => (kv.Key, Count: kv.Value - before.GetValueOrDefault(kv.Key)))
+            .Where(kv => kv.Count > 0)
+            .ToDictionary(kv => kv.Key, kv => kv.Count, StringComparer.Ordinal);
+        return (device.KernelLaunches - launches, device.StreamClears - clears, byKernel);
+    }
+
+    private static void StepLaunches(Device device, List<TimingRow> rows, TextWriter log, int batch)
+    {
+        if (device.UsesHostEngine)
+        {
+            log.WriteLine("launches per step: skipped, the host engine launches no kernels");
+            return;
+        }
+        var (launches, clears, byKernel) = CountStep(device, batch);
+        string kernels = string.Join(", ", byKernel.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key} {kv.Value}"));
+        log.WriteLine($"launches per step {device.Spec}: {launches} kernels + {clears} clears ({kernels})");
+        rows.Add(new TimingRow("launches", $"one SGD step, 784-256-128-10 ReLU, batch {batch}", launches, "launches",
+            $"counted by the device, after a warm-up step; plus {clears} stream clears; {kernels}"));
     }
 
     /// <summary>

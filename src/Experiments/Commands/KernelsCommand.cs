@@ -1,12 +1,15 @@
 using System.CommandLine;
 using System.Text.RegularExpressions;
 using GpuNet.Kernels;
+using ILGPU.Runtime.Cuda;
 
 namespace GpuNet.Experiments;
 
 /// <summary>
 /// <c>gpunet kernels [--ptx DIR]</c>: lists every registered kernel and, with <c>--ptx</c>, writes the code ILGPU generates
-/// for it (PTX for each target architecture and OpenCL C) for review. Needs no GPU: ILGPU's backends compile on any machine.
+/// for it (PTX for each target architecture and OpenCL C) for review; <c>--loops</c> prints, for every kernel with a loop that
+/// multiplies (the GEMMs, the k-NN distances, ...), what that loop executes per iteration in the sm_90 PTX (<see cref="PtxLoops"/>).
+/// Needs no GPU: ILGPU's backends compile on any machine.
 /// </summary>
 internal static partial class KernelsCommand
 {
@@ -16,16 +19,21 @@ internal static partial class KernelsCommand
         {
             Description = "Write <kernel>.sm_75.ptx, <kernel>.sm_90.ptx and <kernel>.cl for every kernel into this folder.",
         };
+        var loops = new Option<bool>("--loops")
+        {
+            Description = "Also print each kernel's inner multiply loop from its sm_90 PTX: multiply-adds, shared and global loads, barriers per iteration.",
+        };
         var command = new Command("kernels", "List the ILGPU kernels and the approximate GPU instructions each uses; --ptx writes their PTX and OpenCL C.")
         {
-            dir,
+            dir, loops,
         };
-        command.SetAction(parse => Run(parse.GetValue(dir), stdout));
+        command.SetAction(parse => Run(parse.GetValue(dir), parse.GetValue(loops), stdout));
         return command;
     }
 
-    private static int Run(string? dir, TextWriter stdout)
+    private static int Run(string? dir, bool loops, TextWriter stdout)
     {
+        var figures = new List<(string Kernel, PtxLoopFigures Loop)>();
         if (dir is not null) Directory.CreateDirectory(dir);
         using var context = KernelCatalog.CreateCompileContext();
         int width = KernelCatalog.All.Max(k => k.Name.Length);
@@ -37,6 +45,7 @@ internal static partial class KernelsCommand
             {
                 string ptx = KernelCatalog.CompilePtx(context, kernel, arch);
                 turing ??= ptx;
+                if (loops && arch == CudaArchitecture.SM_90 && PtxLoops.MultiplyLoop(ptx) is { } loop) figures.Add((kernel.Name, loop));
                 if (dir is not null)
                     File.WriteAllText(Path.Combine(dir, $"{kernel.FileName}.{KernelCatalog.ArchitectureName(arch)}.ptx"), ptx);
             }
@@ -49,8 +58,23 @@ internal static partial class KernelsCommand
         stdout.WriteLine(dir is null
             ? $"{KernelCatalog.All.Count} kernels"
             : $"{KernelCatalog.All.Count} kernels written to {dir} ({KernelCatalog.PtxTargets.Count} PTX targets and OpenCL C each)");
+        if (loops) WriteLoops(figures, stdout);
         return Cli.ExitOk;
     }
+
+    /// <summary>The inner multiply loops as a Markdown table (what docs/gpu.md quotes).</summary>
+    internal static void WriteLoops(IEnumerable<(string Kernel, PtxLoopFigures Loop)> figures, TextWriter stdout)
+    {
+        stdout.WriteLine();
+        stdout.WriteLine("Inner multiply loop per iteration, sm_90 PTX (mul.f32+add.f32 pairs counted as multiply-adds; ptxas fuses them):");
+        stdout.WriteLine();
+        stdout.WriteLine("| kernel | multiply-adds | ld.shared | ld.global | st.shared | barriers | MAD / ld.shared | MAD / ld.global |");
+        stdout.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var (kernel, l) in figures)
+            stdout.WriteLine($"| `{kernel}` | {l.MultiplyAdds} | {l.LdShared} | {l.LdGlobal} | {l.StShared} | {l.Barriers} | {Ratio(l.PerSharedLoad)} | {Ratio(l.PerGlobalLoad)} |");
+    }
+
+    private static string Ratio(double x) => double.IsPositiveInfinity(x) ? "-" : x.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture);
 
     // PTX's fast-math forms: rcp/sqrt/ex2/lg2/sin/cos/tanh with .approx lose accuracy against the IEEE versions.
     [GeneratedRegex(@"\b[a-z0-9]+\.approx\b")]

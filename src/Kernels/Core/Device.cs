@@ -302,8 +302,32 @@ public sealed class Device : IDisposable
             NativeMemory.Clear(HostView.Ptr(view), (nuint)view.Length * sizeof(float));
             return;
         }
+        Interlocked.Increment(ref _clears);
         view.AsDense().MemSetToZero(Accelerator.DefaultStream);
         AfterLaunch();
+    }
+
+    private MemoryBuffer1D<float, Stride1D.Dense>? _scratch;
+    private readonly List<MemoryBuffer1D<float, Stride1D.Dense>> _retiredScratch = [];
+    private readonly object _scratchLock = new();
+
+    /// <summary>
+    /// A device workspace of at least <paramref name="length"/> floats (split-K's partial sums), reused by every op that
+    /// asks: ops on one device run in stream order, so the next user starts after the last one finished. A larger request
+    /// allocates a larger buffer; the smaller one is kept until <see cref="Dispose"/>, since kernels already queued may
+    /// still use it.
+    /// </summary>
+    internal ArrayView<float> Scratch(long length)
+    {
+        lock (_scratchLock)
+        {
+            if (_scratch is null || _scratch.Length < length)
+            {
+                if (_scratch is not null) _retiredScratch.Add(_scratch);
+                _scratch = Accelerator.Allocate1D<float>(Math.Max(length, 1 << 16));
+            }
+            return _scratch.View.SubView(0, length);
+        }
     }
 
     /// <summary>Allocates an uninitialised buffer of <paramref name="length"/> floats on this device.</summary>
@@ -319,37 +343,103 @@ public sealed class Device : IDisposable
             return load(Accelerator);
         });
 
+    private long _launches, _clears;
+
+    /// <summary>
+    /// How many ILGPU kernels this device has launched (every launch through its kernel loaders, so every op's kernels;
+    /// split-K GEMMs count their two launches). The host engine (<c>cpu</c>) launches none for its ops. <c>gpunet
+    /// check</c> reports the launches of one training step from it.
+    /// </summary>
+    public long KernelLaunches => Interlocked.Read(ref _launches);
+
+    /// <summary>How many stream clears (<see cref="Clear"/> on an ILGPU device: a memset queued on the stream, not a kernel)
+    /// this device has queued.</summary>
+    public long StreamClears => Interlocked.Read(ref _clears);
+
+    private readonly ConcurrentDictionary<string, long> _launchesByKernel = new(StringComparer.Ordinal);
+
+    /// <summary>The launches of <see cref="KernelLaunches"/> by kernel (<c>Gemm.TiledKernel</c>), for reports.</summary>
+    public IReadOnlyDictionary<string, long> LaunchesByKernel => new Dictionary<string, long>(_launchesByKernel, StringComparer.Ordinal);
+
+    private void CountLaunch(string kernel)
+    {
+        Interlocked.Increment(ref _launches);
+        _launchesByKernel.AddOrUpdate(kernel, 1, (_, n) => n + 1);
+    }
+
+    private static string KernelName(Delegate kernel) => $"{kernel.Method.DeclaringType?.Name}.{kernel.Method.Name}";
+
     /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
     internal Action<KernelConfig, T1> Kernel<T1>(Action<T1> kernel) where T1 : struct =>
-        Load(kernel, a => a.LoadStreamKernel(kernel));
+        Load(kernel, a =>
+        {
+            var launch = a.LoadStreamKernel(kernel);
+            string name = KernelName(kernel);
+            return new Action<KernelConfig, T1>((config, x1) => { CountLaunch(name); launch(config, x1); });
+        });
 
     /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
     internal Action<KernelConfig, T1, T2> Kernel<T1, T2>(Action<T1, T2> kernel) where T1 : struct where T2 : struct =>
-        Load(kernel, a => a.LoadStreamKernel(kernel));
+        Load(kernel, a =>
+        {
+            var launch = a.LoadStreamKernel(kernel);
+            string name = KernelName(kernel);
+            return new Action<KernelConfig, T1, T2>((config, x1, x2) => { CountLaunch(name); launch(config, x1, x2); });
+        });
 
     /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
     internal Action<KernelConfig, T1, T2, T3> Kernel<T1, T2, T3>(Action<T1, T2, T3> kernel) where T1 : struct where T2 : struct where T3 : struct =>
-        Load(kernel, a => a.LoadStreamKernel(kernel));
+        Load(kernel, a =>
+        {
+            var launch = a.LoadStreamKernel(kernel);
+            string name = KernelName(kernel);
+            return new Action<KernelConfig, T1, T2, T3>((config, x1, x2, x3) => { CountLaunch(name); launch(config, x1, x2, x3); });
+        });
 
     /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
     internal Action<KernelConfig, T1, T2, T3, T4> Kernel<T1, T2, T3, T4>(Action<T1, T2, T3, T4> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct =>
-        Load(kernel, a => a.LoadStreamKernel(kernel));
+        Load(kernel, a =>
+        {
+            var launch = a.LoadStreamKernel(kernel);
+            string name = KernelName(kernel);
+            return new Action<KernelConfig, T1, T2, T3, T4>((config, x1, x2, x3, x4) => { CountLaunch(name); launch(config, x1, x2, x3, x4); });
+        });
 
     /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
     internal Action<KernelConfig, T1, T2, T3, T4, T5> Kernel<T1, T2, T3, T4, T5>(Action<T1, T2, T3, T4, T5> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct =>
-        Load(kernel, a => a.LoadStreamKernel(kernel));
+        Load(kernel, a =>
+        {
+            var launch = a.LoadStreamKernel(kernel);
+            string name = KernelName(kernel);
+            return new Action<KernelConfig, T1, T2, T3, T4, T5>((config, x1, x2, x3, x4, x5) => { CountLaunch(name); launch(config, x1, x2, x3, x4, x5); });
+        });
 
     /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
     internal Action<KernelConfig, T1, T2, T3, T4, T5, T6> Kernel<T1, T2, T3, T4, T5, T6>(Action<T1, T2, T3, T4, T5, T6> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct =>
-        Load(kernel, a => a.LoadStreamKernel(kernel));
+        Load(kernel, a =>
+        {
+            var launch = a.LoadStreamKernel(kernel);
+            string name = KernelName(kernel);
+            return new Action<KernelConfig, T1, T2, T3, T4, T5, T6>((config, x1, x2, x3, x4, x5, x6) => { CountLaunch(name); launch(config, x1, x2, x3, x4, x5, x6); });
+        });
 
     /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
     internal Action<KernelConfig, T1, T2, T3, T4, T5, T6, T7> Kernel<T1, T2, T3, T4, T5, T6, T7>(Action<T1, T2, T3, T4, T5, T6, T7> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct =>
-        Load(kernel, a => a.LoadStreamKernel(kernel));
+        Load(kernel, a =>
+        {
+            var launch = a.LoadStreamKernel(kernel);
+            string name = KernelName(kernel);
+            return new Action<KernelConfig, T1, T2, T3, T4, T5, T6, T7>((config, x1, x2, x3, x4, x5, x6, x7) => { CountLaunch(name); launch(config, x1, x2, x3, x4, x5, x6, x7); });
+        });
 
     /// <summary>The launcher of the explicitly grouped <paramref name="kernel"/> on the default stream, loaded once.</summary>
     internal Action<KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8> Kernel<T1, T2, T3, T4, T5, T6, T7, T8>(Action<T1, T2, T3, T4, T5, T6, T7, T8> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct where T8 : struct =>
-        Load(kernel, a => a.LoadStreamKernel(kernel));
+        Load(kernel, a =>
+        {
+            var launch = a.LoadStreamKernel(kernel);
+            string name = KernelName(kernel);
+            return new Action<KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8>((config, x1, x2, x3, x4, x5, x6, x7, x8) => { CountLaunch(name); launch(config, x1, x2, x3, x4, x5, x6, x7, x8); });
+        });
 
     /// <summary>A launch configuration that covers <paramref name="n"/> work items with grid-stride loops.</summary>
     internal KernelConfig Config1D(long n)
@@ -376,6 +466,8 @@ public sealed class Device : IDisposable
         if (_disposed) return;
         _disposed = true;
         _kernels.Clear();
+        _scratch?.Dispose();
+        foreach (var buffer in _retiredScratch) buffer.Dispose();
         Accelerator.Dispose();
         _context.Dispose();
     }

@@ -20,12 +20,18 @@ internal sealed class GpuKernelAttribute(params Type[] instantiations) : Attribu
 {
     /// <summary>The type arguments a generic kernel is loaded with (one per instantiation; empty for a plain kernel).</summary>
     public Type[] Instantiations { get; } = instantiations;
+
+    /// <summary>True for a kernel that uses warp shuffles: ILGPU's OpenCL backend needs sub-groups for them, so the OpenCL
+    /// compile check enables sub-groups for it, and ops run it on OpenCL devices only where they have them (today: never;
+    /// they take the op's other version).</summary>
+    public bool NeedsSubGroups { get; init; }
 }
 
 /// <summary>One registered kernel: an instantiated kernel method and its name (<c>Activation.ForwardKernel&lt;TanhOp&gt;</c>).</summary>
 /// <param name="Name">The op class, the method and, for a generic kernel, its operator struct.</param>
 /// <param name="Method">The kernel method, with its type arguments filled in.</param>
-public sealed record KernelEntry(string Name, MethodInfo Method)
+/// <param name="NeedsSubGroups">Whether the kernel uses warp shuffles (OpenCL sub-groups).</param>
+public sealed record KernelEntry(string Name, MethodInfo Method, bool NeedsSubGroups = false)
 {
     /// <summary>The name as a file name: <c>Activation.ForwardKernel-TanhOp</c>.</summary>
     public string FileName => Name.Replace('<', '-').Replace(">", "", StringComparison.Ordinal);
@@ -62,14 +68,14 @@ public static class KernelCatalog
                 {
                     if (mark.Instantiations.Length > 0)
                         throw new InvalidOperationException($"{type.Name}.{method.Name} is not generic but lists instantiations.");
-                    list.Add(new KernelEntry($"{type.Name}.{method.Name}", method));
+                    list.Add(new KernelEntry($"{type.Name}.{method.Name}", method, mark.NeedsSubGroups));
                     continue;
                 }
                 if (mark.Instantiations.Length == 0 || method.GetGenericArguments().Length != 1)
                     throw new InvalidOperationException(
                         $"{type.Name}.{method.Name} is generic: [GpuKernel] must list its instantiations (one type parameter supported).");
                 foreach (var t in mark.Instantiations)
-                    list.Add(new KernelEntry($"{type.Name}.{method.Name}<{t.Name}>", method.MakeGenericMethod(t)));
+                    list.Add(new KernelEntry($"{type.Name}.{method.Name}<{t.Name}>", method.MakeGenericMethod(t), mark.NeedsSubGroups));
             }
         list.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
         return list;
@@ -107,13 +113,17 @@ public static class KernelCatalog
     }
 
     /// <summary>Compiles <paramref name="kernel"/> with ILGPU's OpenCL backend for an OpenCL 2.0 device without float64 or
-    /// sub-groups (the least a GPU must offer) and returns the OpenCL C source.</summary>
+    /// sub-groups (the least a GPU must offer; with sub-groups for a kernel marked <see cref="KernelEntry.NeedsSubGroups"/>)
+    /// and returns the OpenCL C source.</summary>
     public static string CompileOpenCL(Context context, KernelEntry kernel)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(kernel);
-        var capabilities = new CLCapabilityContext(float16: false, float64: false, genericAddressSpace: true, int64_Atomics: true, subGroups: false);
-        var backend = new CLBackend(context, capabilities, CLDeviceVendor.Other, CLCVersion.CL20);
+        var capabilities = new CLCapabilityContext(float16: false, float64: false, genericAddressSpace: true, int64_Atomics: true, subGroups: kernel.NeedsSubGroups);
+        // ILGPU 1.5.3 lowers warp shuffles in OpenCL C only to Intel's sub-group shuffles, so a shuffle kernel is compiled
+        // as for an Intel device.
+        var vendor = kernel.NeedsSubGroups ? CLDeviceVendor.Intel : CLDeviceVendor.Other;
+        var backend = new CLBackend(context, capabilities, vendor, CLCVersion.CL20);
         var compiled = (CLCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel.Method), default(KernelSpecialization));
         return compiled.Source;
     }

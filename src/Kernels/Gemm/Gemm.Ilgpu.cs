@@ -6,7 +6,8 @@ namespace GpuNet.Kernels;
 /// <summary>The scalar arguments of the GEMM kernels, passed as one kernel parameter.</summary>
 /// <remarks>Indices are <c>int</c>: <see cref="Gemm.Validate"/> guarantees every matrix has at most
 /// <see cref="int.MaxValue"/> elements, so no offset overflows.</remarks>
-internal readonly struct GemmArgs(int m, int n, int k, float alpha, float beta, Transpose transA, Transpose transB, int tileK)
+internal readonly struct GemmArgs(int m, int n, int k, float alpha, float beta, Transpose transA, Transpose transB, int tileK,
+    bool hasBias = false, ActivationKind activation = ActivationKind.Identity, int splits = 1, int kChunk = 0)
 {
     public readonly int M = m;
     public readonly int N = n;
@@ -19,6 +20,15 @@ internal readonly struct GemmArgs(int m, int n, int k, float alpha, float beta, 
     public readonly int TransB = transB == Transpose.Yes ? 1 : 0;
     /// <summary>The depth of one shared-memory tile (the tiled kernel only).</summary>
     public readonly int TileK = tileK;
+    /// <summary>1 when the epilogue adds <c>bias[col]</c> to every element of C.</summary>
+    public readonly int HasBias = hasBias ? 1 : 0;
+    /// <summary>1 when the epilogue applies ReLU (<c>x &gt; 0 ? x : 0</c>, as <see cref="ReluOp"/>) last.</summary>
+    public readonly int Relu = activation == ActivationKind.Relu ? 1 : 0;
+    /// <summary>Kernel 3: how many slices the depth is split into (split-K); above 1 each writes raw partial sums to a
+    /// workspace that <see cref="Gemm"/>'s reduce kernel adds up in order and finishes with the epilogue.</summary>
+    public readonly int Splits = splits;
+    /// <summary>Kernel 3: the depth each split covers (a multiple of the tile depth; <c>K</c> without split-K).</summary>
+    public readonly int KChunk = splits > 1 ? kChunk : k;
 }
 
 /// <summary>The thread-group shape of the tiled GEMM kernel: <see cref="X"/> threads along the columns of C,
@@ -46,7 +56,7 @@ public static partial class Gemm
     // baseline the tiled kernel is tested against.
     // -------------------------------------------------------------------------------------------------------------
     [GpuKernel]
-    private static void SimpleKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs p)
+    private static void SimpleKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmArgs p)
     {
         // op(A)[i, q] = a[i·aRow + q·aDepth] and op(B)[q, j] = b[q·bDepth + j·bCol]: the transpose is only a choice of strides.
         int aRow = p.TransA == 0 ? p.K : 1;
@@ -62,7 +72,7 @@ public static partial class Gemm
             float sum = 0f;
             for (int q = 0; q < p.K; q++)
                 sum += a[i * aRow + q * aDepth] * b[q * bDepth + j * bCol];
-            c[idx] = p.Beta == 0f ? p.Alpha * sum : p.Alpha * sum + p.Beta * c[idx];
+            c[idx] = Finish(c, bias, p, idx, j, sum);
         }
     }
 
@@ -86,7 +96,7 @@ public static partial class Gemm
     // Run still uses kernel 2 on ilgpu-cpu, because that device exists to test the code that GPUs run.
     // -------------------------------------------------------------------------------------------------------------
     [GpuKernel]
-    private static void TiledKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs p)
+    private static void TiledKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmArgs p)
     {
         int tx = Group.IdxX;
         int ty = Group.IdxY;
@@ -164,27 +174,37 @@ public static partial class Gemm
 
             int r0 = row0 + ty, r1 = r0 + groupY, r2 = r1 + groupY, r3 = r2 + groupY;
             int s0 = col0 + tx, s1 = s0 + groupX, s2 = s1 + groupX, s3 = s2 + groupX;
-            Store(c, p, r0, s0, c00); Store(c, p, r0, s1, c01); Store(c, p, r0, s2, c02); Store(c, p, r0, s3, c03);
-            Store(c, p, r1, s0, c10); Store(c, p, r1, s1, c11); Store(c, p, r1, s2, c12); Store(c, p, r1, s3, c13);
-            Store(c, p, r2, s0, c20); Store(c, p, r2, s1, c21); Store(c, p, r2, s2, c22); Store(c, p, r2, s3, c23);
-            Store(c, p, r3, s0, c30); Store(c, p, r3, s1, c31); Store(c, p, r3, s2, c32); Store(c, p, r3, s3, c33);
+            Store(c, bias, p, r0, s0, c00); Store(c, bias, p, r0, s1, c01); Store(c, bias, p, r0, s2, c02); Store(c, bias, p, r0, s3, c03);
+            Store(c, bias, p, r1, s0, c10); Store(c, bias, p, r1, s1, c11); Store(c, bias, p, r1, s2, c12); Store(c, bias, p, r1, s3, c13);
+            Store(c, bias, p, r2, s0, c20); Store(c, bias, p, r2, s1, c21); Store(c, bias, p, r2, s2, c22); Store(c, bias, p, r2, s3, c23);
+            Store(c, bias, p, r3, s0, c30); Store(c, bias, p, r3, s1, c31); Store(c, bias, p, r3, s2, c32); Store(c, bias, p, r3, s3, c33);
         }
     }
 
-    /// <summary>The epilogue of the tiled kernel: <c>C = alpha·acc + beta·C</c> for one element inside C; C is not read
-    /// when beta is 0.</summary>
-    private static void Store(ArrayView<float> c, GemmArgs p, int row, int col, float acc)
+    /// <summary>The epilogue of every kernel for one element inside C: <c>C = f(alpha·acc + beta·C + bias[col])</c>, f ReLU
+    /// or the identity; C is not read when beta is 0, the bias only when there is one.</summary>
+    private static void Store(ArrayView<float> c, ArrayView<float> bias, GemmArgs p, int row, int col, float acc)
     {
         if (row >= p.M || col >= p.N) return;
         int idx = row * p.N + col;
-        c[idx] = p.Beta == 0f ? p.Alpha * acc : p.Alpha * acc + p.Beta * c[idx];
+        c[idx] = Finish(c, bias, p, idx, col, acc);
+    }
+
+    /// <summary>The value the epilogue writes at <paramref name="idx"/> (column <paramref name="col"/>) for the sum
+    /// <paramref name="acc"/>, in the order of the unfused ops: scale, add beta·C, add the bias, then ReLU.</summary>
+    private static float Finish(ArrayView<float> c, ArrayView<float> bias, GemmArgs p, int idx, int col, float acc)
+    {
+        float v = p.Beta == 0f ? p.Alpha * acc : p.Alpha * acc + p.Beta * c[idx];
+        if (p.HasBias != 0) v += bias[col];
+        if (p.Relu != 0) v = v > 0f ? v : 0f;
+        return v;
     }
 
     // -------------------------------------------------------------------------------------------------------------
     // Launchers.
     // -------------------------------------------------------------------------------------------------------------
 
-    /// <summary>The group shape <see cref="Run"/> uses on <paramref name="device"/>: the largest power-of-two shape,
+    /// <summary>The group shape <see cref="Run(Device, Transpose, Transpose, int, int, int, float, ArrayView{float}, ArrayView{float}, float, ArrayView{float})"/> uses on <paramref name="device"/>: the largest power-of-two shape,
     /// as square as possible (X ≥ Y), with at most min(MaxNumThreadsPerGroup, 256) threads: 16×16 on CUDA and on
     /// ilgpu-cpu:nvidia, 4×4 on ILGPU's default CPU accelerator (16 threads per group).</summary>
     internal static GemmGroupShape DefaultGroupShape(Device device)
@@ -214,11 +234,18 @@ public static partial class Gemm
     /// <summary>Runs the simple kernel (one thread per element of C). Arguments are not validated: call
     /// <see cref="Validate"/> first.</summary>
     internal static void RunSimple(Device device, Transpose transA, Transpose transB, int m, int n, int k,
-        float alpha, ArrayView<float> a, ArrayView<float> b, float beta, ArrayView<float> c)
+        float alpha, ArrayView<float> a, ArrayView<float> b, float beta, ArrayView<float> c) =>
+        RunSimple(device, transA, transB, m, n, k, alpha, a, b, beta, c, default, ActivationKind.Identity);
+
+    /// <summary>Runs the simple kernel with the epilogue: an empty <paramref name="bias"/> means none.</summary>
+    internal static void RunSimple(Device device, Transpose transA, Transpose transB, int m, int n, int k,
+        float alpha, ArrayView<float> a, ArrayView<float> b, float beta, ArrayView<float> c,
+        ArrayView<float> bias, ActivationKind activation)
     {
         if (m == 0 || n == 0) return;
-        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(SimpleKernel);
-        kernel(device.Config1D((long)m * n), a, b, c, new GemmArgs(m, n, k, alpha, beta, transA, transB, 0));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(SimpleKernel);
+        kernel(device.Config1D((long)m * n), a, b, c, bias.Length > 0 ? bias : c,
+            new GemmArgs(m, n, k, alpha, beta, transA, transB, 0, bias.Length > 0, activation));
         device.AfterLaunch();
     }
 
@@ -229,7 +256,13 @@ public static partial class Gemm
     /// the depth is negative.</exception>
     internal static void RunTiled(Device device, Transpose transA, Transpose transB, int m, int n, int k,
         float alpha, ArrayView<float> a, ArrayView<float> b, float beta, ArrayView<float> c, GemmGroupShape group,
-        int tileDepth = 0)
+        int tileDepth = 0) =>
+        RunTiled(device, transA, transB, m, n, k, alpha, a, b, beta, c, default, ActivationKind.Identity, group, tileDepth);
+
+    /// <summary>Runs kernel 2 with the epilogue: an empty <paramref name="bias"/> means none.</summary>
+    internal static void RunTiled(Device device, Transpose transA, Transpose transB, int m, int n, int k,
+        float alpha, ArrayView<float> a, ArrayView<float> b, float beta, ArrayView<float> c,
+        ArrayView<float> bias, ActivationKind activation, GemmGroupShape group, int tileDepth = 0)
     {
         if (group.X < 1 || group.Y < 1 || group.Threads > device.Accelerator.MaxNumThreadsPerGroup)
             throw new ArgumentOutOfRangeException(nameof(group), group,
@@ -245,8 +278,9 @@ public static partial class Gemm
         int groups = (int)Math.Clamp(tiles, 1, cap);
         var config = new KernelConfig(new Index2D(groups, 1), new Index2D(group.X, group.Y),
             SharedMemoryConfig.RequestDynamic<float>(SharedFloats(group, depth)));
-        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(TiledKernel);
-        kernel(config, a, b, c, new GemmArgs(m, n, k, alpha, beta, transA, transB, depth));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(TiledKernel);
+        kernel(config, a, b, c, bias.Length > 0 ? bias : c,
+            new GemmArgs(m, n, k, alpha, beta, transA, transB, depth, bias.Length > 0, activation));
         device.AfterLaunch();
     }
 }

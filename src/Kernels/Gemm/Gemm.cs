@@ -30,7 +30,9 @@ public static partial class Gemm
     /// As in BLAS, when <paramref name="beta"/> is 0, C is not read: NaN or garbage in it is overwritten. When
     /// <paramref name="k"/> is 0 the product is empty and the result is <c>beta·C</c>. When <paramref name="m"/> or
     /// <paramref name="n"/> is 0 nothing is done. Sums accumulate in float32; on the host engine and on ILGPU devices the
-    /// result does not depend on the number of threads or the group size used. <paramref name="c"/> must not overlap
+    /// result does not depend on the number of threads or the group size used (on a GPU the kernel and any split of the
+    /// depth are chosen from the shape and the device's multiprocessor count, so two GPUs may round differently; see
+    /// docs/gpu.md). <paramref name="c"/> must not overlap
     /// <paramref name="a"/> or <paramref name="b"/>.
     /// </summary>
     /// <param name="device">The device all three views live on.</param>
@@ -53,10 +55,55 @@ public static partial class Gemm
     {
         if (!Validate(device, transA, transB, m, n, k, a, b, c)) return;
         if (device.UsesHostEngine) RunHost(transA, transB, m, n, k, alpha, a, b, beta, c, maxThreads: device.HostThreads);
-        else RunTiled(device, transA, transB, m, n, k, alpha, a, b, beta, c, DefaultGroupShape(device));
+        else RunPlanned(device, Plan(device, m, n, k), transA, transB, m, n, k, alpha, a, b, beta, c, default, ActivationKind.Identity);
     }
 
-    /// <summary>Checks the arguments of <see cref="Run"/>; false when there is nothing to compute (m or n is 0).</summary>
+    /// <summary>
+    /// <see cref="Run(Device, Transpose, Transpose, int, int, int, float, ArrayView{float}, ArrayView{float}, float, ArrayView{float})"/>
+    /// with an epilogue: computes <c>C[i, j] = f(alpha · Σ_p op(A)[i, p] · op(B)[p, j] + beta · C[i, j] + bias[j])</c>, f the
+    /// identity or ReLU (<c>x &gt; 0 ? x : 0</c>), in that order, as the unfused ops would (<see cref="Bias.Add"/> then
+    /// <see cref="Activation.Forward"/>). On an ILGPU device this is one launch (the forward of Linear + ReLU); the host
+    /// engine runs the three steps.
+    /// </summary>
+    /// <param name="device">The device all views live on.</param>
+    /// <param name="transA">As in the plain overload.</param>
+    /// <param name="transB">As in the plain overload.</param>
+    /// <param name="m">As in the plain overload.</param>
+    /// <param name="n">As in the plain overload.</param>
+    /// <param name="k">As in the plain overload.</param>
+    /// <param name="alpha">As in the plain overload.</param>
+    /// <param name="a">As in the plain overload.</param>
+    /// <param name="b">As in the plain overload.</param>
+    /// <param name="beta">As in the plain overload.</param>
+    /// <param name="c">As in the plain overload.</param>
+    /// <param name="bias">The bias, <paramref name="n"/> elements, or an empty view for none.</param>
+    /// <param name="activation"><see cref="ActivationKind.Identity"/> or <see cref="ActivationKind.Relu"/>.</param>
+    /// <exception cref="ArgumentException">As in the plain overload; or the bias is neither empty nor <paramref name="n"/>
+    /// long, or lives on another device; or the activation is not Identity or ReLU.</exception>
+    public static void Run(Device device, Transpose transA, Transpose transB, int m, int n, int k,
+        float alpha, ArrayView<float> a, ArrayView<float> b, float beta, ArrayView<float> c,
+        ArrayView<float> bias, ActivationKind activation)
+    {
+        if (activation is not (ActivationKind.Identity or ActivationKind.Relu))
+            throw new ArgumentException($"the GEMM epilogue applies Identity or Relu; got {activation}.", nameof(activation));
+        bool valid = Validate(device, transA, transB, m, n, k, a, b, c);
+        if (bias.Length > 0)
+        {
+            Check.Length(bias, n, nameof(bias));
+            Check.Device(device, bias, nameof(bias));
+        }
+        if (!valid) return;
+        if (!device.UsesHostEngine)
+        {
+            RunPlanned(device, Plan(device, m, n, k), transA, transB, m, n, k, alpha, a, b, beta, c, bias, activation);
+            return;
+        }
+        RunHost(transA, transB, m, n, k, alpha, a, b, beta, c, maxThreads: device.HostThreads);
+        if (bias.Length > 0) Bias.Add(device, c, bias, m, n);
+        if (activation != ActivationKind.Identity) Activation.Forward(device, activation, c, c);
+    }
+
+    /// <summary>Checks the arguments of <see cref="Run(Device, Transpose, Transpose, int, int, int, float, ArrayView{float}, ArrayView{float}, float, ArrayView{float})"/>; false when there is nothing to compute (m or n is 0).</summary>
     internal static bool Validate(Device device, Transpose transA, Transpose transB, int m, int n, int k,
         ArrayView<float> a, ArrayView<float> b, ArrayView<float> c)
     {

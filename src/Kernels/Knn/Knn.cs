@@ -49,7 +49,7 @@ public static partial class Knn
     /// <summary>
     /// Computes the squared Euclidean distances
     /// <c>distances[i·n + j] = max(queryNorms[i] + referenceNorms[j] − 2·Σ_p queries[i·dim + p]·references[j·dim + p], 0)</c>
-    /// for <c>i &lt; m</c>, <c>j &lt; n</c>: the product by <see cref="Gemm.Run"/> (<c>C = −2·Q·Rᵀ</c>), then the norms are
+    /// for <c>i &lt; m</c>, <c>j &lt; n</c>: the product by <see cref="Gemm.Run(Device, Transpose, Transpose, int, int, int, float, ArrayView{float}, ArrayView{float}, float, ArrayView{float})"/> (<c>C = −2·Q·Rᵀ</c>), then the norms are
     /// added (<c>(queryNorms[i] + referenceNorms[j]) + C[i, j]</c>) and negative results, which only rounding makes, set
     /// to 0. The norms are normally those of <see cref="RowSquaredNorms"/>. In float32 the expansion loses about
     /// <c>|q|²·2⁻²³</c> to cancellation, which is what every GEMM-based k-NN (scikit-learn's, FAISS's) accepts.

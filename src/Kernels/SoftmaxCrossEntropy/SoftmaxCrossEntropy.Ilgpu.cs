@@ -6,7 +6,8 @@ namespace GpuNet.Kernels;
 
 public static partial class SoftmaxCrossEntropy
 {
-    // One group per row, grid-stride over rows (see the class remarks for why). Within a row, thread t handles columns
+    // Version 1: one group per row, grid-stride over rows (see the class remarks for why); version 2 (one warp per row,
+    // SoftmaxCrossEntropy.Warp.cs) replaces it up to 1,024 classes. Within a row, thread t handles columns
     // t, t + DimX, ...; the row's max/argmax and sums are folded with the group helpers of Reduce, which need 2 floats of
     // shared memory per thread. Every loop over rows is uniform across the group, so the barriers inside are safe.
     private const int SharedPerThread = 2;
@@ -122,9 +123,19 @@ public static partial class SoftmaxCrossEntropy
         }
     }
 
+    /// <summary>Tests set this (on their own thread) to run version 1 (one group per row) where version 2 (one warp per row)
+    /// would run, to compare the two.</summary>
+    [ThreadStatic]
+    internal static bool ForceGroupKernels;
+
     private static void ForwardIlgpu(Device device, ArrayView<float> logits, ArrayView<int> labels, int batch, int classes,
         ArrayView<float> rowLoss, ArrayView<int> correct)
     {
+        if (!ForceGroupKernels && UsesWarpKernels(device, classes))
+        {
+            ForwardWarp(device, logits, labels, batch, classes, rowLoss, correct);
+            return;
+        }
         correct.AsDense().MemSetToZero(device.Accelerator.DefaultStream);
         int group = Reduce.RowGroupSize(device, classes);
         var kernel = device.Kernel<ArrayView<float>, ArrayView<int>, int, int, ArrayView<float>, ArrayView<int>>(ForwardKernel);
@@ -135,6 +146,11 @@ public static partial class SoftmaxCrossEntropy
     private static void BackwardIlgpu(Device device, ArrayView<float> logits, ArrayView<int> labels, int batch, int classes,
         ArrayView<float> dlogits, float coefficient)
     {
+        if (!ForceGroupKernels && UsesWarpKernels(device, classes))
+        {
+            BackwardWarp(device, logits, labels, batch, classes, dlogits, coefficient);
+            return;
+        }
         int group = Reduce.RowGroupSize(device, classes);
         var kernel = device.Kernel<ArrayView<float>, ArrayView<int>, int, int, ArrayView<float>, float>(BackwardKernel);
         kernel(Reduce.RowConfig(device, batch, group, SharedPerThread), logits, labels, batch, classes, dlogits, coefficient);
