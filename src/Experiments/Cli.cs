@@ -127,14 +127,27 @@ public static class Cli
         root.Subcommands.Add(report);
 
         var tableOut = new Option<string>("--out") { Description = "The `gpunet run all` folder.", DefaultValueFactory = _ => Path.Combine("runs", "all") };
-        var table = new Command("table", $"Write the README's results table ({Reporting.ResultsTable.FileName} in the `gpunet run all` folder) from the experiments' summary.json files, and print it.")
+        var compare = new Option<string?>("--compare")
+        {
+            Description = "Another `gpunet run all` folder: instead of the table, print every verdict and choice of both folders side by side " +
+                "and how many differ (exit code 1 when any does).",
+        };
+        var table = new Command("table", $"Write the README's results table ({Reporting.ResultsTable.FileName} in the `gpunet run all` folder) from the experiments' summary.json files, and print it; with --compare, compare two folders' verdicts.")
         {
             tableOut,
+            compare,
         };
         table.SetAction(parse =>
         {
             string dir = parse.GetValue(tableOut)!;
             if (!File.Exists(Path.Combine(dir, "summary.json"))) throw new UsageException($"{dir} holds no summary.json of `gpunet run all`.");
+            if (parse.GetValue(compare) is { } other)
+            {
+                if (!File.Exists(Path.Combine(other, "summary.json"))) throw new UsageException($"{other} holds no summary.json of `gpunet run all`.");
+                var result = Reporting.VerdictComparison.Compare(dir, other);
+                stdout.Write(result.Markdown);
+                return result.Disagreements == 0 ? ExitOk : ExitFailure;
+            }
             stdout.Write(Reporting.ResultsTable.Write(dir));
             return ExitOk;
         });

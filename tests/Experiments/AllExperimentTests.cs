@@ -30,6 +30,30 @@ public sealed class AllExperimentTests(TinyFashion tiny) : IClassFixture<TinyFas
             Assert.Contains(keys.Replace("|", "\\|", StringComparison.Ordinal), index);
         }
         Assert.Contains("gpunet run all", index);
+
+        // The times each experiment took are printed at the end and kept in the index: wall and CPU seconds, and the totals.
+        foreach (var e in entries)
+        {
+            string name = e["name"]!.GetValue<string>();
+            Assert.True(e["seconds"]!.GetValue<double>() >= 0 && e["cpu_seconds"]!.GetValue<double>() >= 0, name);
+            Assert.Matches($@"\n  {System.Text.RegularExpressions.Regex.Escape(name)} +[0-9.]+ s wall +[0-9.]+ s CPU", run.Out);
+        }
+        Assert.Matches(@"\n  total +[0-9.]+ s wall +[0-9.]+ s CPU", run.Out);
+        Assert.Equal(entries.Sum(e => e["cpu_seconds"]!.GetValue<double>()), summary["total_cpu_seconds"]!.GetValue<double>(), 0.1 * entries.Count);
+    }
+
+    [Fact]
+    public void A_run_all_folder_compared_with_itself_agrees_on_every_verdict_and_choice()
+    {
+        var run = tiny.Run("all");
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        var (code, output, err) = TinyFashion.Cli("table", "--out", run.Dir, "--compare", run.Dir);
+        Assert.True(code == 0, err + output);
+        Assert.Contains("all agree", output);
+        // The real summaries' decisions are found: verdicts and choices of the experiments that make them.
+        foreach (string row in new[] { "| `knn` | `selected.k` |", "| `regularize` | `chosen` |", "| `combo` | `chosen.label` |",
+                     "| `optimizers` | `best_learning_rate.sgd` |", "| `l1-vs-l2` | `mlp.matched.l1` |", "| `distill` | `helps` |", "| `augment` | `over_seeds.gain_verdict` |" })
+            Assert.Contains(row, output);
     }
 
     [Fact]

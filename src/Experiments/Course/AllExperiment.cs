@@ -23,7 +23,7 @@ public sealed class AllExperiment : IExperiment
     public string Summary => "Every experiment in the course's order, then an index report with each one's key numbers.";
 
     /// <summary>What one experiment of the sweep gave.</summary>
-    private sealed record Entry(IExperiment Experiment, int ExitCode, double Seconds, string KeyNumbers, string? Error)
+    private sealed record Entry(IExperiment Experiment, int ExitCode, double Seconds, double CpuSeconds, string KeyNumbers, string? Error)
     {
         public bool Ok => ExitCode == Cli.ExitOk && Error is null;
     }
@@ -49,6 +49,7 @@ public sealed class AllExperiment : IExperiment
             console.WriteLine($"== [{i + 1}/{experiments.Count}] {experiment.Name}: {experiment.Summary}");
             console.BeginExperiment();
             var watch = Stopwatch.StartNew();
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             int code = Cli.ExitOk;
             string? error = null;
             try
@@ -69,10 +70,16 @@ public sealed class AllExperiment : IExperiment
                 console.WriteLine($"{experiment.Name} failed: {error}");
             }
             watch.Stop();
+            double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
             string keys = code == Cli.ExitOk && options.Shard is null ? ReadKeyNumbers(experiment, sub.OutDir) : "-";
-            entries.Add(new Entry(experiment, code, watch.Elapsed.TotalSeconds, keys, error));
+            entries.Add(new Entry(experiment, code, watch.Elapsed.TotalSeconds, cpuSeconds, keys, error));
         }
         double total = clock.Elapsed.TotalSeconds;
+        foreach (var e in entries)
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {e.Experiment.Name,-14} {e.Seconds,8:F1} s wall {e.CpuSeconds,8:F1} s CPU{(e.Ok ? "" : "  (failed)")}"));
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  {"total",-14} {total,8:F1} s wall {entries.Sum(e => e.CpuSeconds),8:F1} s CPU (CPU: every thread of this process; a fairer figure than wall time on a shared machine)"));
         if (options.Shard is { } shard)
         {
             console.WriteLine($"all: shard {shard} done in {RunFiles.Duration(total)}; when every shard is, write the reports with " +
@@ -106,12 +113,14 @@ public sealed class AllExperiment : IExperiment
             ["epochs"] = options.Epochs,
             ["device"] = options.Device,
             ["total_seconds"] = Math.Round(total, 1),
+            ["total_cpu_seconds"] = Math.Round(entries.Sum(e => e.CpuSeconds), 1),
             ["experiments"] = new JsonArray(entries.Select(e => (JsonNode)new JsonObject
             {
                 ["name"] = e.Experiment.Name,
                 ["ok"] = e.Ok,
                 ["exit_code"] = e.ExitCode,
                 ["seconds"] = Math.Round(e.Seconds, 1),
+                ["cpu_seconds"] = Math.Round(e.CpuSeconds, 1),
                 ["report"] = $"{e.Experiment.Name}/report.md",
                 ["key_numbers"] = e.KeyNumbers,
                 ["error"] = e.Error,

@@ -149,7 +149,7 @@ public sealed class DistillExperiment : ICourseExperiment
     {
         var (train, validation) = Split(context, seed);
         return new(TeacherKey, Teacher, LearningRate, 0, BatchSize, context.Epochs(TeacherEpochs, QuickEpochs), Cosine: true, "none",
-            Regularization.None, train, validation, seed) { TestEveryEpoch = false };
+            Regularization.None, train, validation, seed) { TestEveryEpoch = false, Test = context.QuickTest(context.Data(seed)) };
     }
 
     // A student's labelled set: a stratified share of the split, the same for the four methods of a seed and size.
@@ -159,7 +159,7 @@ public sealed class DistillExperiment : ICourseExperiment
         int count = Math.Max(10, (int)Math.Round(split.Length * fraction));
         int[] train = context.Data(seed).Subset(split, count, 3);
         return new(RunName(method, fraction), Student, LearningRate, 0, BatchSize, context.Epochs(StudentEpochs(train.Length), QuickEpochs),
-            Cosine: true, "none", Regularization.None, train, validation, seed) { TestEveryEpoch = false };
+            Cosine: true, "none", Regularization.None, train, validation, seed) { TestEveryEpoch = false, Test = context.QuickTest(context.Data(seed)) };
     }
 
     // The teacher also measures, on its live model, its features' mean square (the feature loss's scale) and its inference time.

@@ -88,7 +88,7 @@ public sealed class KnnExperiment : ICourseExperiment
     }
 
     /// <summary>One point of the sweep over seeds.</summary>
-    private sealed record Figure(int K, KnnMetric Metric, KnnWeights Weights, Estimate TrainError, Estimate TrainErrorWithSelf, Estimate TestError);
+    internal sealed record Figure(int K, KnnMetric Metric, KnnWeights Weights, Estimate TrainError, Estimate TrainErrorWithSelf, Estimate TestError);
 
     /// <summary>The wall times of one metric's searches (seconds).</summary>
     private sealed record MetricTimes(string Metric, double TestDistance, double TestTopK, double TrainDistance, double TrainTopK, double Vote);
@@ -573,19 +573,7 @@ public sealed class KnnExperiment : ICourseExperiment
 
         text.AppendLine("## Which k, which metric");
         text.AppendLine();
-        var bestL2 = figures.Where(f => f.Metric == KnnMetric.L2).MinBy(f => (f.TestError.Mean, f.K))!;
-        var bestL1 = figures.Where(f => f.Metric == KnnMetric.L1).MinBy(f => (f.TestError.Mean, f.K))!;
-        double testError = overall.TestError.Mean, trainError = overall.TrainError.Mean;
-        string mean = seeded ? "mean " : "";
-        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"Chosen by the {mean}leave-one-out error alone (no test image involved): **{MetricName(overall.Metric)}, {WeightsName(overall.Weights)} votes, " +
-            $"k = {overall.K}**, {mean}test error **{RunFiles.Pct(testError)}** (accuracy {RunFiles.Pct(1 - testError)}). The lowest {mean}test " +
-            $"errors of each metric are {RunFiles.Pct(bestL2.TestError.Mean)} for L2 ({WeightsName(bestL2.Weights)}, k = {bestL2.K}) and " +
-            $"{RunFiles.Pct(bestL1.TestError.Mean)} for L1 ({WeightsName(bestL1.Weights)}, k = {bestL1.K}). With {testCount:N0} test images the " +
-            $"standard error of an error rate near {RunFiles.Pct(testError)} is " +
-            $"{Math.Sqrt(testError * (1 - testError) / testCount) * 100:F2} pp, and of a leave-one-out error on {trainCount:N0} images " +
-            $"{Math.Sqrt(trainError * (1 - trainError) / trainCount) * 100:F2} pp: a difference between neighbouring k smaller than about twice " +
-            $"those is within noise."));
+        text.AppendLine(Choice(figures, overall, testCount, trainCount, seeded));
         text.AppendLine();
         if (seeded) text.Append(OverSeeds(run, sweeps, figures, overall));
 
@@ -609,6 +597,34 @@ public sealed class KnnExperiment : ICourseExperiment
         text.AppendLine();
         text.AppendLine(run.Footer());
         return text.ToString();
+    }
+
+    /// <summary>The choice of rule by the leave-one-out error, and which metric has the lower test error at its best, from the
+    /// numbers: a metric is called better only when the difference of the two lowest (mean) test errors exceeds twice the
+    /// standard error of a difference of two error rates on <paramref name="testCount"/> images each.</summary>
+    internal static string Choice(IReadOnlyList<Figure> figures, Figure overall, int testCount, int trainCount, bool seeded)
+    {
+        var bestL2 = figures.Where(f => f.Metric == KnnMetric.L2).MinBy(f => (f.TestError.Mean, f.K))!;
+        var bestL1 = figures.Where(f => f.Metric == KnnMetric.L1).MinBy(f => (f.TestError.Mean, f.K))!;
+        double testError = overall.TestError.Mean, trainError = overall.TrainError.Mean;
+        string mean = seeded ? "mean " : "";
+        double p = bestL2.TestError.Mean, q = bestL1.TestError.Mean;
+        double twoSe = 2 * Math.Sqrt(p * (1 - p) / testCount + q * (1 - q) / testCount);
+        string metrics = Math.Abs(p - q) <= twoSe
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"At their best the two distances are within noise of each other ({(Math.Abs(p - q) * 100):F2} pp apart, less than twice the standard error of the difference, {twoSe * 100:F2} pp).")
+            : string.Create(CultureInfo.InvariantCulture,
+                $"At their best the {(q < p ? "L1 (Manhattan)" : "L2 (Euclidean)")} distance is better here: its lowest {mean}test error is {(Math.Abs(p - q) * 100):F2} pp below the " +
+                $"{(q < p ? "L2" : "L1")} distance's, more than twice the standard error of the difference ({twoSe * 100:F2} pp).");
+        return string.Create(CultureInfo.InvariantCulture,
+            $"Chosen by the {mean}leave-one-out error alone (no test image involved): **{MetricName(overall.Metric)}, {WeightsName(overall.Weights)} votes, " +
+            $"k = {overall.K}**, {mean}test error **{RunFiles.Pct(testError)}** (accuracy {RunFiles.Pct(1 - testError)}). The lowest {mean}test " +
+            $"errors of each metric are {RunFiles.Pct(bestL2.TestError.Mean)} for L2 ({WeightsName(bestL2.Weights)}, k = {bestL2.K}) and " +
+            $"{RunFiles.Pct(bestL1.TestError.Mean)} for L1 ({WeightsName(bestL1.Weights)}, k = {bestL1.K}). {metrics} With {testCount:N0} test images the " +
+            $"standard error of an error rate near {RunFiles.Pct(testError)} is " +
+            $"{Math.Sqrt(testError * (1 - testError) / testCount) * 100:F2} pp, and of a leave-one-out error on {trainCount:N0} images " +
+            $"{Math.Sqrt(trainError * (1 - trainError) / trainCount) * 100:F2} pp: a difference between neighbouring k smaller than about twice " +
+            $"those is within noise.");
     }
 
     // The spread over seeds: the chosen rule's errors at every k, and each seed's own leave-one-out choice.
@@ -703,12 +719,16 @@ public sealed class KnnExperiment : ICourseExperiment
             $"and the test error minus it from {Pp(gapFirst)} to {Pp(gapLast)}: {picture}. With distance weights an image at distance 0 " +
             $"outvotes all others, so that training error is at most {P(d.Max(p => p.TrainErrorWithSelf))} at every k."));
         double maxGap = u.Max(p => Math.Abs(p.TrainError - p.TestError));
+        int above = u.Count(p => p.TrainError > p.TestError), below = u.Count(p => p.TrainError < p.TestError);
+        string side = above == u.Count ? "above the test error at every k"
+            : below == u.Count ? "below the test error at every k"
+            : string.Create(CultureInfo.InvariantCulture, $"above the test error at {above} and below it at {below} of the {u.Count} k");
         lines.Add(near.Contains(bestLoo.K)
             ? string.Create(CultureInfo.InvariantCulture,
-                $"- **Leave-one-out picks a good k.** Its error is within {Pp(maxGap)} of the test error at every k, and the k it picks from the training " +
+                $"- **Leave-one-out picks a good k.** Its error is within {Pp(maxGap)} of the test error at every k ({side}), and the k it picks from the training " +
                 $"images alone, k = {bestLoo.K}, has a test error ({P(bestLoo.TestError)}) within noise of the lowest.")
             : string.Create(CultureInfo.InvariantCulture,
-                $"- **Leave-one-out misses.** Its error is within {Pp(maxGap)} of the test error at every k, but the k it picks, k = {bestLoo.K}, has a " +
+                $"- **Leave-one-out misses.** Its error is within {Pp(maxGap)} of the test error at every k ({side}), but the k it picks, k = {bestLoo.K}, has a " +
                 $"test error ({P(bestLoo.TestError)}) beyond the noise of the lowest ({P(bestTest.TestError)} at k = {bestTest.K})."));
         var dLast = d[^1];
         string effect = WithinNoise(dLast, last) ? "(the same within noise)"

@@ -107,7 +107,7 @@ public sealed class L1VsL2Experiment : ICourseExperiment
         int[] validation = data.Subset(data.ValidationSplit, quick ? QuickValidationImages : ValidationImages, 7);
         return new TrainingConfig($"l1-vs-l2 {Label(kind, strength)}", Model, LearningRate, 0, BatchSize, context.Epochs(Epochs, QuickEpochs), Cosine: true, "none",
             kind switch { "L1" => new Regularization(L1: strength, ProximalL1: true), "L2" => new Regularization(L2: strength), _ => Regularization.None },
-            train, validation, seed);
+            train, validation, seed) { Test = context.QuickTest(data) };
     }
 
     /// <summary>The extras key of the share of weights exactly 0 after each epoch (the live model, before the best epoch is restored).</summary>

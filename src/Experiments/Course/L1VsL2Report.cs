@@ -20,7 +20,8 @@ internal static class L1VsL2Report
         text.AppendLine();
         text.AppendLine(QuizSection(quiz, quizSeed));
         text.AppendLine(MlpSection(settings, l1, l2, comparison, firstLayers, units, range));
-        text.AppendLine($"The checkpoint is the matched L1 setting's ({l1.Name}) selected model of seed {l1.First.Seed}: the sparse one.");
+        text.AppendLine($"The checkpoint is the matched L1 setting's ({l1.Name}) selected model of seed {l1.First.Seed}" +
+            (comparison.ExactZero.Verdict == Verdict.Gain ? ": the sparse one." : "."));
         text.AppendLine();
         text.AppendLine(RunFiles.CheckpointSection(l1.First));
         text.AppendLine(context.Footer());
@@ -105,8 +106,9 @@ internal static class L1VsL2Report
         return text.ToString();
     }
 
-    // What the weight-map numbers say, in words, only as far as they say it.
-    private static string Maps(WeightSparsity l1, WeightSparsity l2, WeightSparsity none)
+    /// <summary>What the weight-map numbers say, in words, only as far as they say it (first-layer sparsity of the matched
+    /// L1 and L2 runs and the unpenalised one).</summary>
+    internal static string Maps(WeightSparsity l1, WeightSparsity l2, WeightSparsity none)
     {
         var parts = new List<string>();
         if (l1.FrameNearZero > 0.5 && l1.FrameNearZero > l1.CentreNearZero + 0.05)
@@ -122,7 +124,8 @@ internal static class L1VsL2Report
         return string.Join("; ", parts) + ".";
     }
 
-    private static string QuizReading(L1L2Quiz.Problem problem, L1L2Quiz.Fit[] fits, double[] ridge, double[]? lasso)
+    /// <summary>The reading of one quiz data set's three runs (none, L2, L1), from their weights and the closed-form optima.</summary>
+    internal static string QuizReading(L1L2Quiz.Problem problem, L1L2Quiz.Fit[] fits, double[] ridge, double[]? lasso)
     {
         var (none, l2, l1) = (fits[0], fits[1], fits[2]);
         static double Spread(IEnumerable<double> v) => v.Max() - v.Min();
@@ -138,7 +141,11 @@ internal static class L1VsL2Report
             s.Append(string.Create(CultureInfo.InvariantCulture,
                 $" (the noise gives the differences a curvature of about 2σ², so they relax by a factor of about exp(−lr·2σ²·steps) = " +
                 $"{Math.Exp(-L1L2Quiz.LearningRate * 2 * L1L2Quiz.FeatureNoise * L1L2Quiz.FeatureNoise * L1L2Quiz.Steps):F2} over the run)"));
-        s.Append(string.Create(CultureInfo.InvariantCulture, $": the start's differences are still there. **L2**: the four weights are within {l2Spread:G2} of each other, mean " +
+        double moved = problem.Variant == "gains" ? Spread(ratio) : Spread(shift), start = Spread(none.Initial.Select(v => (double)v));
+        s.Append(moved <= 0.1 * start
+            ? ": the start's differences are still there"
+            : string.Create(CultureInfo.InvariantCulture, $": the copies moved by different amounts ({moved:G2} apart, against a spread of {start:G2} at the start), so the start's differences have partly gone"));
+        s.Append(string.Create(CultureInfo.InvariantCulture, $". **L2**: the four weights are within {l2Spread:G2} of each other, mean " +
             $"{l2.Weights.Average(v => (double)v):F4}, {l2Gap:G2} from the closed-form optimum; Σw = {l2.Sum:F4}, ‖w‖₂ = {l2.L2Norm:F4}"));
         s.Append(l2.L2Norm <= Math.Min(none.L2Norm, l1.L2Norm) ? ", the smallest ‖w‖₂ of the three runs. " : ". ");
         if (l1.Zeros >= 3)
@@ -152,9 +159,13 @@ internal static class L1VsL2Report
         {
             s.Append(string.Create(CultureInfo.InvariantCulture, $"**L1**: {l1.Zeros} of the four weights are exactly 0 and the largest carries {l1.DominantShare * 100:F0}% of Σ|w| = {l1.L1Norm:F4}: " +
                 $"L1 shrank the weights (Σw = {l1.Sum:F4}, against {none.Sum:F4} without it) but did not concentrate them"));
-            s.Append(problem.Variant == "identical"
-                ? ", because nothing in the data tells the copies apart."
-                : ", because independent noise favours even weights, like L2, and the threshold has nothing to choose by.");
+            s.Append(problem.Variant switch
+            {
+                "identical" => ", because nothing in the data tells the copies apart.",
+                "noisy" => ", because independent noise favours even weights, like L2, and the threshold has nothing to choose by.",
+                _ => string.Create(CultureInfo.InvariantCulture,
+                    $", although the copies' gains differ and make the optimum one-sparse: the soft-threshold has not reached it in {L1L2Quiz.Steps:N0} steps."),
+            });
         }
         return s.ToString();
     }
@@ -188,30 +199,10 @@ internal static class L1VsL2Report
                 Count(e, s => s.DeadUnits, Model.Hidden[0]), Count(e, s => s.IgnoredPixels, FashionMnist.Pixels), RunFiles.Pct(e.LastEpochExactZero.Mean)]),
             "lrrrrrrrr"));
         text.AppendLine();
-        var (a, b, n0) = (l1.Of(s => s.ExactZero), l2.Of(s => s.ExactZero), none.Of(s => s.NearZero));
-        var (aNear, bNear) = (l1.Of(s => s.NearZero), l2.Of(s => s.NearZero));
-        string nearVerdict = cmp.NearZero.Verdict switch
-        {
-            Verdict.Gain => "L1 leaves more weights near zero than L2 at the same accuracy, beyond the noise of the seeds",
-            Verdict.Loss => "L2 leaves more weights near zero than L1 here, beyond the noise of the seeds",
-            Verdict.WithinNoise => "the seeds do not tell the two apart",
-            _ => "with one seed there is no interval",
-        };
-        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"**Matched pair: {l1.Name} and {l2.Name}**, mean validation accuracy {RunFiles.Pct(l1.Validation.Mean)} and {RunFiles.Pct(l2.Validation.Mean)}; " +
-            $"paired by seed, L1 − L2 is {cmp.Validation.DescribeDifference(RunFiles.Points)} on validation and {cmp.Test.DescribeDifference(RunFiles.Points)} on test " +
-            $"(the matched L1 setting against no penalty on test: {cmp.L1VsNoneTest.DescribeDifference(RunFiles.Points)}). " +
-            $"At that accuracy L1 has set {RunFiles.Pct(a.Mean)} of the weights to exactly 0 ({M(l1, s => s.FirstExactZero)} of the first layer; " +
-            $"{l1.Of(s => s.IgnoredPixels).Mean:0.#} of the {FashionMnist.Pixels} pixels feed no hidden unit at all, and {l1.Of(s => s.DeadUnits).Mean:0.#} hidden units receive nothing), " +
-            $"while L2 has {RunFiles.Pct(b.Mean)} exactly 0 and {RunFiles.Pct(bNear.Mean)} below {NearZero:G} (L1: {RunFiles.Pct(aNear.Mean)}; no penalty: {RunFiles.Pct(n0.Mean)}). " +
-            $"The near-zero share, L1 − L2 paired by seed, is {cmp.NearZero.Describe(RunFiles.Points)}: {nearVerdict}. " +
-            $"Why they differ: L2 shrinks every weight in proportion to its size, so weights get smaller but do not reach zero; the proximal L1 step " +
-            $"subtracts lr·λ from every magnitude and stops at zero."));
-        if (aNear.Mean > a.Mean + 0.01)
-            text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"With mini-batches a weight at zero is pushed off it again in every step where its batch gradient exceeds λ, so weights hover " +
-                $"near zero instead of sitting on it: under L1 {RunFiles.Pct(a.Mean)} are exactly 0 in the selected models but {RunFiles.Pct(aNear.Mean)} are below {NearZero:G} " +
-                $"({RunFiles.Pct(l1.LastEpochExactZero.Mean)} exactly 0 after the last epoch)."));
+        var pair = new MatchedFigures(l1.Name, l2.Name, l1.Validation.Mean, l2.Validation.Mean, l1.Of(s => s.ExactZero).Mean, l1.Of(s => s.NearZero).Mean,
+            l1.Of(s => s.FirstExactZero).Mean, l1.Of(s => s.IgnoredPixels).Mean, l1.Of(s => s.DeadUnits).Mean, l2.Of(s => s.ExactZero).Mean,
+            l2.Of(s => s.NearZero).Mean, none.Of(s => s.NearZero).Mean, l1.LastEpochExactZero.Mean);
+        text.Append(MatchedPair(pair, cmp));
         text.AppendLine();
         text.AppendLine(RunFiles.NoiseNote(none.Validation.Mean, c.Validation.Length, none.First.TestCount));
         text.AppendLine();
@@ -228,20 +219,7 @@ internal static class L1VsL2Report
             $"{RunFiles.Pct(s2.FirstNearZero)} below {NearZero:G}, standard deviation {s2.FirstStd:G3}; no penalty: {RunFiles.Pct(s0.FirstNearZero)} below " +
             $"{NearZero:G}, standard deviation {s0.FirstStd:G3}. "));
         double Beyond(float[] w) => w.Count(v => Math.Abs(v) > range) / (double)Math.Max(1, w.Length);
-        double beyond1 = Beyond(firstLayers[1]), beyond2 = Beyond(firstLayers[2]);
-        text.AppendLine(string.Join(" ", new[]
-        {
-            s1.FirstExactZero > 0.01 && s1.FirstNearZero > 2 * s2.FirstNearZero
-                ? "L1's histogram has a spike at zero that L2's lacks: it moves the weights it does not need onto zero."
-                : string.Create(CultureInfo.InvariantCulture, $"At this strength L1 has put few weights at zero ({RunFiles.Pct(s1.FirstExactZero)} exactly)."),
-            s2.FirstStd < 0.9 * s0.FirstStd
-                ? "L2 narrows the whole distribution instead."
-                : "L2 has barely changed the distribution.",
-            beyond1 > 1.5 * beyond2
-                ? string.Create(CultureInfo.InvariantCulture,
-                    $"L1 also keeps more large weights: {RunFiles.Pct(beyond1)} of its layer lies beyond ±{range:G2} against {RunFiles.Pct(beyond2)} for L2 (L1 charges a large weight no more per unit than a small one; L2 charges it in proportion).")
-                : "",
-        }.Where(t => t.Length > 0)));
+        text.AppendLine(Histograms(s1, s2, s0, Beyond(firstLayers[1]), Beyond(firstLayers[2]), range));
         text.AppendLine();
         text.AppendLine("![first-layer weight histograms](mlp_histograms.png)");
         text.AppendLine();
@@ -261,4 +239,62 @@ internal static class L1VsL2Report
         return text.ToString();
     }
 
+    /// <summary>What the first-layer histograms show (matched L1 <paramref name="s1"/>, matched L2 <paramref name="s2"/>, no penalty
+    /// <paramref name="s0"/>; the shares of the L1 and L2 layers beyond ±<paramref name="range"/>), each claim only when the numbers make it.</summary>
+    internal static string Histograms(WeightSparsity s1, WeightSparsity s2, WeightSparsity s0, double beyond1, double beyond2, double range) =>
+        string.Join(" ", new[]
+        {
+            s1.FirstExactZero > 0.01 && s1.FirstNearZero > 2 * s2.FirstNearZero
+                ? "L1's histogram has a spike at zero that L2's lacks: it moves the weights it does not need onto zero."
+                : string.Create(CultureInfo.InvariantCulture, $"At this strength L1 has put few weights at zero ({RunFiles.Pct(s1.FirstExactZero)} exactly)."),
+            s2.FirstStd < 0.9 * s0.FirstStd
+                ? "L2 narrows the whole distribution instead."
+                : "L2 has barely changed the distribution.",
+            beyond1 > 1.5 * beyond2
+                ? string.Create(CultureInfo.InvariantCulture,
+                    $"L1 also keeps more large weights: {RunFiles.Pct(beyond1)} of its layer lies beyond ±{range:G2} against {RunFiles.Pct(beyond2)} for L2 (L1 charges a large weight no more per unit than a small one; L2 charges it in proportion).")
+                : "",
+        }.Where(t => t.Length > 0));
+
+    /// <summary>The matched pair's figures (means over the seeds) that <see cref="MatchedPair"/> states.</summary>
+    internal sealed record MatchedFigures(string L1, string L2, double L1Validation, double L2Validation, double L1ExactZero, double L1NearZero,
+        double L1FirstExactZero, double L1IgnoredPixels, double L1DeadUnits, double L2ExactZero, double L2NearZero, double NoneNearZero,
+        double L1LastEpochExactZero);
+
+    /// <summary>The matched pair in words: the accuracy and sparsity differences paired by seed, each with the verdict its
+    /// interval allows, and the hovering of L1's weights near zero only when the selected models show it.</summary>
+    internal static string MatchedPair(MatchedFigures f, Comparison cmp)
+    {
+        string nearVerdict = cmp.NearZero.Verdict switch
+        {
+            Verdict.Gain => "L1 leaves more weights near zero than L2 at the same accuracy, beyond the noise of the seeds",
+            Verdict.Loss => "L2 leaves more weights near zero than L1 here, beyond the noise of the seeds",
+            Verdict.WithinNoise => "the seeds do not tell the two apart",
+            _ => "with one seed there is no interval",
+        };
+        string accuracy = cmp.Test.Verdict switch
+        {
+            Verdict.Gain => "On test, L1 is more accurate than L2 beyond the noise of the seeds, so the two are matched on validation only.",
+            Verdict.Loss => "On test, L2 is more accurate than L1 beyond the noise of the seeds: here L1's sparsity comes with a cost in accuracy.",
+            Verdict.WithinNoise => "On test the two are within noise of each other: the match holds on images neither was selected on.",
+            _ => "With one seed there is no interval on the test difference.",
+        };
+        var text = new StringBuilder();
+        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"**Matched pair: {f.L1} and {f.L2}**, mean validation accuracy {RunFiles.Pct(f.L1Validation)} and {RunFiles.Pct(f.L2Validation)}; " +
+            $"paired by seed, L1 − L2 is {cmp.Validation.DescribeDifference(RunFiles.Points)} on validation and {cmp.Test.DescribeDifference(RunFiles.Points)} on test " +
+            $"(the matched L1 setting against no penalty on test: {cmp.L1VsNoneTest.DescribeDifference(RunFiles.Points)}). {accuracy} " +
+            $"At that accuracy L1 has set {RunFiles.Pct(f.L1ExactZero)} of the weights to exactly 0 ({RunFiles.Pct(f.L1FirstExactZero)} of the first layer; " +
+            $"{f.L1IgnoredPixels:0.#} of the {FashionMnist.Pixels} pixels feed no hidden unit at all, and {f.L1DeadUnits:0.#} hidden units receive nothing), " +
+            $"while L2 has {RunFiles.Pct(f.L2ExactZero)} exactly 0 and {RunFiles.Pct(f.L2NearZero)} below {NearZero:G} (L1: {RunFiles.Pct(f.L1NearZero)}; no penalty: {RunFiles.Pct(f.NoneNearZero)}). " +
+            $"The near-zero share, L1 − L2 paired by seed, is {cmp.NearZero.Describe(RunFiles.Points)}: {nearVerdict}. " +
+            $"Why they differ: L2 shrinks every weight in proportion to its size, so weights get smaller but do not reach zero; the proximal L1 step " +
+            $"subtracts lr·λ from every magnitude and stops at zero."));
+        if (f.L1NearZero > f.L1ExactZero + 0.01)
+            text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"With mini-batches a weight at zero is pushed off it again in every step where its batch gradient exceeds λ, so weights hover " +
+                $"near zero instead of sitting on it: under L1 {RunFiles.Pct(f.L1ExactZero)} are exactly 0 in the selected models but {RunFiles.Pct(f.L1NearZero)} are below {NearZero:G} " +
+                $"({RunFiles.Pct(f.L1LastEpochExactZero)} exactly 0 after the last epoch)."));
+        return text.ToString();
+    }
 }

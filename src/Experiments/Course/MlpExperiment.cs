@@ -30,7 +30,10 @@ public sealed class MlpExperiment : ICourseExperiment
     public const int Epochs = 30;
 
     /// <summary>Training images of a quick run.</summary>
-    public const int QuickTrain = 2000;
+    public const int QuickTrain = 1000;
+
+    /// <summary>Validation images of a quick run.</summary>
+    public const int QuickValidation = 500;
 
     /// <summary>How many test images the predictions show.</summary>
     public const int Shown = 16;
@@ -75,8 +78,9 @@ public sealed class MlpExperiment : ICourseExperiment
     {
         var data = context.Data(seed);
         int[] train = context.Quick ? data.Subset(data.TrainSplit, QuickTrain, 1) : data.TrainSplit;
+        int[] validation = context.Quick ? data.Subset(data.ValidationSplit, QuickValidation, 2) : data.ValidationSplit;
         return new TrainingConfig("mlp", Model, LearningRate, 0, BatchSize, context.Epochs(Epochs, 2), Cosine: true, "none", Regularization.None,
-            train, data.ValidationSplit, seed);
+            train, validation, seed) { Test = context.QuickTest(data) };
     }
 
     /// <summary>One shown test image: what the run's model said about it.</summary>

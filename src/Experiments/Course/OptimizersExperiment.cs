@@ -200,7 +200,7 @@ public sealed class OptimizersExperiment : ICourseExperiment
         int[] train = data.Subset(data.TrainSplit, quick ? QuickTrainImages : TrainImages, 4);
         int[] validation = data.Subset(data.ValidationSplit, quick ? QuickValidationImages : ValidationImages, 5);
         return new TrainingConfig($"{key} lr={Lr(lr)}", Model, lr, momentum, BatchSize, context.Epochs(Epochs, QuickEpochs), Cosine: false, "none",
-            Regularization.None, train, validation, seed, Algorithm: key == "momentum" ? "sgd" : key);
+            Regularization.None, train, validation, seed, Algorithm: key == "momentum" ? "sgd" : key) { Test = context.QuickTest(data) };
     }
 
     /// <summary>Every optimizer at every rate with every seed, each recording its per-step losses.</summary>
@@ -509,8 +509,8 @@ public sealed class OptimizersExperiment : ICourseExperiment
         return text.ToString();
     }
 
-    // Whether these runs show the pattern the usual explanation predicts, from the best rates (and their ties).
-    private static string Pattern(IReadOnlyDictionary<string, Best?> best)
+    /// <summary>Whether these runs show the pattern the usual explanation predicts, from the best rates (and their ties).</summary>
+    internal static string Pattern(IReadOnlyDictionary<string, Best?> best)
     {
         IEnumerable<double> Good(string key) => best.GetValueOrDefault(key) is { } b ? b.Tied.Select(t => t.Lr).Append(b.Rate.Lr) : [];
         var sgd = Good("sgd").ToList();

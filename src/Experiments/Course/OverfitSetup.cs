@@ -70,7 +70,7 @@ public static class OverfitSetup
         int[] train = data.Subset(data.TrainSplit, quick ? QuickTrainImages : TrainImages, 2);
         int[] validation = data.Subset(data.ValidationSplit, quick ? QuickValidationImages : ValidationImages, 3);
         return new TrainingConfig(name, new MlpSpec(Hidden, dropout), LearningRate, Momentum, BatchSize, run.Epochs(Epochs, QuickEpochs), Cosine: false,
-            augment, regularization ?? Regularization.None, train, validation, seed);
+            augment, regularization ?? Regularization.None, train, validation, seed) { Test = run.QuickTest(data) };
     }
 
     /// <summary>A weight with a smaller magnitude counts as near zero (what <c>regularize</c> measures an L1 penalty by).</summary>

@@ -31,6 +31,10 @@ public interface ICourseExperiment : IExperiment
     /// <summary>Seeds per configuration when <c>--seeds</c> is not given.</summary>
     int DefaultSeeds { get; }
 
+    /// <summary>Seeds per configuration of a <c>--quick</c> run when <c>--seeds</c> is not given: two where the experiment
+    /// compares anything (the least that gives a paired interval, so every report section is still written), else one.</summary>
+    int QuickSeeds => Math.Min(DefaultSeeds, 2);
+
     /// <summary>The runs of the sweep, in the order they are fitted; the same options must give the same list.</summary>
     IReadOnlyList<PlannedRun> Plan(ExperimentContext context);
 

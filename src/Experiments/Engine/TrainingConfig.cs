@@ -31,6 +31,13 @@ public sealed record TrainingConfig(string Name, MlpSpec Model, double LearningR
     /// </summary>
     public bool TestEveryEpoch { get; init; } = true;
 
+    /// <summary>
+    /// Indices of the test images measured, or null (the default) for the whole test set. Only <c>--quick</c> runs take a
+    /// subset (<see cref="Engine.ExperimentContext.QuickTest"/>): measuring 10,000 test images after every epoch costs several
+    /// times what training on a few hundred images does. Part of the identity only when set, so full runs keep their hashes.
+    /// </summary>
+    public int[]? Test { get; init; }
+
     /// <summary>The optimizer in PyTorch's terms.</summary>
     public string Optimizer => Algorithm switch
     {
@@ -54,12 +61,13 @@ public sealed record TrainingConfig(string Name, MlpSpec Model, double LearningR
     };
 
     /// <summary>The configuration as JSON, for config.json and summary.json (<c>l1_method</c> only when the L1 penalty is proximal,
-    /// <c>test_every_epoch</c> only when it is false).</summary>
+    /// <c>test_every_epoch</c> only when it is false, <c>test_images</c> only for a test subset).</summary>
     public JsonObject ToJson()
     {
         var json = Json();
         if (Regularization.UsesProximalStep) json["l1_method"] = "proximal";
         if (!TestEveryEpoch) json["test_every_epoch"] = false;
+        if (Test is not null) json["test_images"] = Test.Length;
         return json;
     }
 

@@ -51,6 +51,7 @@ public sealed class TrainingPlan : PlannedRun
         var identity = Config.ToJson();
         identity["train_indices_sha256"] = Digest(Config.Train);
         identity["validation_indices_sha256"] = Digest(Config.Validation);
+        if (Config.Test is { } test) identity["test_indices_sha256"] = Digest(test);
         if (RecordSteps) identity["record_steps"] = true;
         if (ExtraIdentity is not null) identity["extra"] = ExtraIdentity.DeepClone();
         return identity;

@@ -10,7 +10,8 @@ public static class TrainingRun
 {
     /// <summary>
     /// Trains, evaluating the (evaluation-mode) training images, the validation images and (unless
-    /// <see cref="TrainingConfig.TestEveryEpoch"/> is false) the whole test set after every epoch; restores the parameters of
+    /// <see cref="TrainingConfig.TestEveryEpoch"/> is false) the test set (<see cref="TrainingConfig.Test"/>: all of it unless a quick run
+    /// took a subset) after every epoch; restores the parameters of
     /// the best-validation epoch and measures the test set with them.
     /// </summary>
     /// <param name="data">The data.</param>
@@ -31,7 +32,7 @@ public static class TrainingRun
         using var train = data.TrainLoader(config.Train, config.BatchSize, normalization, augment, (ulong)config.Seed);
         using var trainEval = CourseData.EvalLoader(data.Train, config.Train, normalization);
         using var validation = CourseData.EvalLoader(data.Train, config.Validation, normalization);
-        using var test = CourseData.EvalLoader(data.Test, null, normalization);
+        using var test = CourseData.EvalLoader(data.Test, config.Test, normalization);
         var model = config.Model.Build(device, (ulong)config.Seed);
         try
         {
