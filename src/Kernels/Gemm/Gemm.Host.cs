@@ -439,9 +439,16 @@ public static partial class Gemm
     /// <paramref name="dstCols"/> floats of each destination row are written.</summary>
     private static unsafe void Transpose8x8(float* src, int srcStride, float* dst, int dstStride, int srcRows = 8, int dstCols = 8)
     {
-        Vector256<float> Row(int i) => i < srcRows ? Vector256.Load(src + (long)i * srcStride) : Vector256<float>.Zero;
-        var r0 = Row(0); var r1 = Row(1); var r2 = Row(2); var r3 = Row(3);
-        var r4 = Row(4); var r5 = Row(5); var r6 = Row(6); var r7 = Row(7);
+        // Written out rather than through a local function: the JIT did not inline one that captures the pointers.
+        var z = Vector256<float>.Zero;
+        var r0 = Vector256.Load(src);
+        var r1 = srcRows > 1 ? Vector256.Load(src + srcStride) : z;
+        var r2 = srcRows > 2 ? Vector256.Load(src + 2L * srcStride) : z;
+        var r3 = srcRows > 3 ? Vector256.Load(src + 3L * srcStride) : z;
+        var r4 = srcRows > 4 ? Vector256.Load(src + 4L * srcStride) : z;
+        var r5 = srcRows > 5 ? Vector256.Load(src + 5L * srcStride) : z;
+        var r6 = srcRows > 6 ? Vector256.Load(src + 6L * srcStride) : z;
+        var r7 = srcRows > 7 ? Vector256.Load(src + 7L * srcStride) : z;
         // Pairs of rows interleaved, then pairs of pairs: register q of each half holds column q (lane 0) and column
         // q + 4 (lane 1) of four rows; the last step joins the halves' lanes.
         var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
