@@ -180,7 +180,8 @@ public static partial class Gemm
         private readonly nint _a = (nint)a, _b = (nint)b, _c = (nint)c;
 
         // Threads take disjoint column ranges of C (whole NR strips), or row ranges when C is too narrow, and each runs
-        // the blocked algorithm on its part alone: one fork and join per call, no sharing of packed panels.
+        // the blocked algorithm on its part alone: one fork and join per call (on the host workers), no sharing of
+        // packed panels.
         // Every element of C gets the same sequence of FMAs whichever part it falls in, so the cut changes nothing.
         public void Run<TK>(int threads, HostBlocking blocking) where TK : struct, IGemmMicroKernel
         {
@@ -195,12 +196,13 @@ public static partial class Gemm
             }
             var self = this;
             int rowsAll = m, colsAll = n;
-            Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, p =>
+            Action<int> part = p =>
             {
                 int s0 = (int)((long)strips * p / parts), s1 = (int)((long)strips * (p + 1) / parts);
                 if (byColumns) self.Part<TK>(0, rowsAll, s0 * TK.NR, Math.Min(colsAll, s1 * TK.NR), blocking);
                 else self.Part<TK>(s0 * TK.MR, Math.Min(rowsAll, s1 * TK.MR), 0, colsAll, blocking);
-            });
+            };
+            if (!HostWorkers.TryRun(parts, part)) Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part);
         }
 
         /// <summary>Computes rows [i0, i1) × columns [j0, j1) of C on the calling thread.</summary>
