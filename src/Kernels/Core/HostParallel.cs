@@ -16,6 +16,14 @@ internal static class HostParallel
             for (int i = 0; i < blocks; i++) body(i);
             return;
         }
+        // Contiguous runs of blocks per thread on the host workers; through the thread pool when they are busy.
+        if (HostWorkers.TryRun(Math.Min(threads, HostWorkers.MaxParts), p =>
+            {
+                int parts = Math.Min(threads, HostWorkers.MaxParts);
+                int b0 = (int)((long)blocks * p / parts), b1 = (int)((long)blocks * (p + 1) / parts);
+                for (int b = b0; b < b1; b++) body(b);
+            }))
+            return;
         Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = threads }, body);
     }
 

@@ -137,11 +137,12 @@ public static partial class Gemm
             job.Rows(0, m);
             return;
         }
-        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, p =>
+        Action<int> part = p =>
         {
             int b0 = (int)((long)blocks * p / parts), b1 = (int)((long)blocks * (p + 1) / parts);
             job.Rows(b0 * 4, Math.Min(m, b1 * 4));
-        });
+        };
+        if (!HostWorkers.TryRun(parts, part)) Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part);
     }
 
     private unsafe struct DirectJob<TVec, TSimd> where TVec : struct where TSimd : ISimd<TVec>

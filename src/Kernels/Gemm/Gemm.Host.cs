@@ -180,7 +180,8 @@ public static partial class Gemm
         private readonly nint _a = (nint)a, _b = (nint)b, _c = (nint)c;
 
         // Threads take disjoint column ranges of C (whole NR strips), or row ranges when C is too narrow, and each runs
-        // the blocked algorithm on its part alone: one fork and join per call, no sharing of packed panels.
+        // the blocked algorithm on its part alone: one fork and join per call (on the host workers), no sharing of
+        // packed panels.
         // Every element of C gets the same sequence of FMAs whichever part it falls in, so the cut changes nothing.
         public void Run<TK>(int threads, HostBlocking blocking) where TK : struct, IGemmMicroKernel
         {
@@ -195,12 +196,13 @@ public static partial class Gemm
             }
             var self = this;
             int rowsAll = m, colsAll = n;
-            Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, p =>
+            Action<int> part = p =>
             {
                 int s0 = (int)((long)strips * p / parts), s1 = (int)((long)strips * (p + 1) / parts);
                 if (byColumns) self.Part<TK>(0, rowsAll, s0 * TK.NR, Math.Min(colsAll, s1 * TK.NR), blocking);
                 else self.Part<TK>(s0 * TK.MR, Math.Min(rowsAll, s1 * TK.MR), 0, colsAll, blocking);
-            });
+            };
+            if (!HostWorkers.TryRun(parts, part)) Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part);
         }
 
         /// <summary>Computes rows [i0, i1) × columns [j0, j1) of C on the calling thread.</summary>
@@ -439,9 +441,16 @@ public static partial class Gemm
     /// <paramref name="dstCols"/> floats of each destination row are written.</summary>
     private static unsafe void Transpose8x8(float* src, int srcStride, float* dst, int dstStride, int srcRows = 8, int dstCols = 8)
     {
-        Vector256<float> Row(int i) => i < srcRows ? Vector256.Load(src + (long)i * srcStride) : Vector256<float>.Zero;
-        var r0 = Row(0); var r1 = Row(1); var r2 = Row(2); var r3 = Row(3);
-        var r4 = Row(4); var r5 = Row(5); var r6 = Row(6); var r7 = Row(7);
+        // Written out rather than through a local function: the JIT did not inline one that captures the pointers.
+        var z = Vector256<float>.Zero;
+        var r0 = Vector256.Load(src);
+        var r1 = srcRows > 1 ? Vector256.Load(src + srcStride) : z;
+        var r2 = srcRows > 2 ? Vector256.Load(src + 2L * srcStride) : z;
+        var r3 = srcRows > 3 ? Vector256.Load(src + 3L * srcStride) : z;
+        var r4 = srcRows > 4 ? Vector256.Load(src + 4L * srcStride) : z;
+        var r5 = srcRows > 5 ? Vector256.Load(src + 5L * srcStride) : z;
+        var r6 = srcRows > 6 ? Vector256.Load(src + 6L * srcStride) : z;
+        var r7 = srcRows > 7 ? Vector256.Load(src + 7L * srcStride) : z;
         // Pairs of rows interleaved, then pairs of pairs: register q of each half holds column q (lane 0) and column
         // q + 4 (lane 1) of four rows; the last step joins the halves' lanes.
         var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
