@@ -62,6 +62,7 @@ public sealed class Device : IDisposable
 
     private readonly Context _context;
     private readonly ConcurrentDictionary<object, object> _kernels = new();
+    private readonly Dictionary<object, MemoryBuffer1D<float, Stride1D.Dense>> _scratch = [];
     private bool _disposed;
 
     private Device(Context context, Accelerator accelerator, DeviceKind kind, string spec, DeviceOptions options, bool gpuShaped = false)
@@ -309,6 +310,24 @@ public sealed class Device : IDisposable
     /// <summary>Allocates an uninitialised buffer of <paramref name="length"/> floats on this device.</summary>
     public MemoryBuffer1D<float, Stride1D.Dense> Allocate(long length) => Accelerator.Allocate1D<float>(length);
 
+    /// <summary>
+    /// A device buffer that an op keeps between launches (the partial sums of <see cref="Reduce"/>), named by
+    /// <paramref name="key"/>: allocated on first use with <paramref name="length"/> floats, then the same buffer every
+    /// time, and freed with the device. Its contents are whatever the last launch that used it left there.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The buffer under <paramref name="key"/> is shorter than <paramref name="length"/>.</exception>
+    internal ArrayView<float> Scratch(object key, long length)
+    {
+        lock (_scratch)
+        {
+            if (!_scratch.TryGetValue(key, out var buffer))
+                _scratch.Add(key, buffer = Accelerator.Allocate1D<float>(length));
+            if (buffer.Length < length)
+                throw new InvalidOperationException($"the scratch buffer was allocated with {buffer.Length} floats; {length} asked for.");
+            return buffer.View.SubView(0, length);
+        }
+    }
+
     // Kernel loaders, one per parameter count. The kernel method itself is the cache key, so two launchers cannot share a
     // key by accident, and loading checks it is registered ([GpuKernel]): an unregistered kernel cannot run, so the
     // compile check over KernelCatalog.All sees every kernel that can.
@@ -376,6 +395,11 @@ public sealed class Device : IDisposable
         if (_disposed) return;
         _disposed = true;
         _kernels.Clear();
+        lock (_scratch)
+        {
+            foreach (var buffer in _scratch.Values) buffer.Dispose();
+            _scratch.Clear();
+        }
         Accelerator.Dispose();
         _context.Dispose();
     }
