@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
@@ -85,12 +86,24 @@ public sealed partial class KnnExperimentTests(TinyFashion tiny) : IClassFixture
         Assert.True(File.Exists(Path.Combine(run.Dir, "runs", "knn-s43", "summary.json")));
         var summary = Json(run.Dir, "summary.json");
         Assert.Equal([42, 43], summary["seeds"]!.AsArray().Select(s => s!.GetValue<int>()));
+        // Each seed's leave-one-out error is counted again from metrics.csv (wrong / images of that seed's row), and the
+        // reported error is their mean.
+        var lines = File.ReadAllLines(Path.Combine(run.Dir, "metrics.csv"));
+        var header = lines[0].Split(',').ToList();
+        var rows = lines.Skip(1).Select(l => l.Split(',')).ToList();
+        string Field(string[] row, string column) => row[header.IndexOf(column)];
+        Assert.All(new[] { "seed", "metric", "weights", "k", "train_wrong", "train_images" }, c => Assert.Contains(c, header));
         foreach (var r in summary["results"]!.AsArray())
         {
             var loo = r!["over_seeds"]!["train_error"]!;
             Assert.Equal(2, loo["n"]!.GetValue<int>());
             Assert.Equal(2, loo["ci95"]!.AsArray().Count);
-            Assert.Equal(loo["values"]!.AsArray().Average(v => v!.GetValue<double>()), r["train_error"]!.GetValue<double>(), 12);
+            double[] counted = [.. new[] { "42", "43" }.Select(seed => rows.Single(row => Field(row, "seed") == seed
+                    && Field(row, "metric") == r["metric"]!.GetValue<string>() && Field(row, "weights") == r["weights"]!.GetValue<string>()
+                    && Field(row, "k") == r["k"]!.GetValue<int>().ToString(CultureInfo.InvariantCulture)))
+                .Select(row => double.Parse(Field(row, "train_wrong"), CultureInfo.InvariantCulture) / double.Parse(Field(row, "train_images"), CultureInfo.InvariantCulture))];
+            Assert.Equal(counted, loo["values"]!.AsArray().Select(v => v!.GetValue<double>()), (a, b) => Math.Abs(a - b) <= 1e-12);
+            Assert.Equal(counted.Average(), r["train_error"]!.GetValue<double>(), 12);
         }
         Assert.Equal(2, summary["selected"]!["per_seed"]!.AsArray().Count);
         Assert.Equal(2, summary["over_seeds"]!["test_accuracy"]!["ci95"]!.AsArray().Count);

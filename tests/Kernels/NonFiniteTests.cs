@@ -98,16 +98,13 @@ public class NonFiniteTests(DeviceFixture devices)
         Assert.True(float.IsNaN(loss.ToArray()[0]));
     }
 
+    public static TheoryData<string> SpecsWithGpuShapes() => DeviceFixture.Rows(DeviceFixture.SpecsWithGpuShapes);
+
     [Theory]
-    [MemberData(nameof(Specs))]
+    [MemberData(nameof(SpecsWithGpuShapes))]
     public void Mse_sum_and_bias_propagate_nan_and_inf(string spec)
     {
         var device = devices.Get(spec);
-        // On ILGPU's CPU accelerator a sum that meets a NaN never returns: Reduce's sum kernel adds each group's partial
-        // with Atomic.Add(float), which that accelerator implements as a compare-exchange loop that compares floats, and
-        // NaN != NaN keeps it spinning (found by this test; not fixed here, see the closing note). The sums and the MSE
-        // mean (a Reduce sum) are therefore checked on the host engine only, until the kernel's atomic add compares bits.
-        bool sumsReturn = device.UsesHostEngine;
         const int rows = 6, cols = 33;
         var p = Data.Uniform(rows * cols, 7);
         var t = Data.Uniform(rows * cols, 8);
@@ -117,18 +114,16 @@ public class NonFiniteTests(DeviceFixture devices)
         using var tt = Tensor.FromArray(device, t, t.Length);
         using var rowLoss = Tensor.Zeros(device, rows);
         using var loss = Tensor.Zeros(device, 1);
-        if (sumsReturn)
-        {
-            MeanSquaredError.Forward(device, tp.View, tt.View, rows, cols, rowLoss.View, loss.View);
-            SameClass(rowLoss.ToArray(), [1, 1, double.NaN, 1, double.PositiveInfinity, 1], $"MSE rows on {spec}");
-            Assert.True(float.IsNaN(loss.ToArray()[0]));
-        }
+        MeanSquaredError.Forward(device, tp.View, tt.View, rows, cols, rowLoss.View, loss.View);
+        SameClass(rowLoss.ToArray(), [1, 1, double.NaN, 1, double.PositiveInfinity, 1], $"MSE rows on {spec}");
+        Assert.True(float.IsNaN(loss.ToArray()[0]));
 
-        // Sums over 1000 values (several SIMD blocks): one NaN, one +inf, or +inf and -inf.
-        if (sumsReturn)
-        foreach (var (positions, expected) in new (int[], double)[] { ([999], double.NaN), ([17], double.PositiveInfinity), ([3, 700], double.NaN) })
+        // Sums long enough to take several groups on every device (ilgpu-cpu: 16·16 elements a group; GPU-shaped:
+        // 256·16) and several SIMD blocks on the host: one NaN, one +inf, or +inf and -inf in different groups.
+        const int n = 5000;
+        foreach (var (positions, expected) in new (int[], double)[] { ([n - 1], double.NaN), ([17], double.PositiveInfinity), ([3, 4500], double.NaN) })
         {
-            var x = Data.Uniform(1000, 9);
+            var x = Data.Uniform(n, 9);
             for (int q = 0; q < positions.Length; q++)
                 x[positions[q]] = expected is double.PositiveInfinity ? float.PositiveInfinity : positions.Length == 1 ? float.NaN
                     : q == 0 ? float.PositiveInfinity : float.NegativeInfinity;
@@ -159,6 +154,51 @@ public class NonFiniteTests(DeviceFixture devices)
         Bias.Gradient(device, tdy.View, db.View, rows, cols);
         var expectedDb = Enumerable.Range(0, cols).Select(j => j == 2 ? double.NaN : j == 20 ? double.NegativeInfinity : 0.5).ToArray();
         SameClass(db.ToArray(), expectedDb, $"bias gradient on {spec}");
+    }
+
+    // A NaN loss must come back as NaN, not hang. ILGPU's CPU accelerator emulates a float Atomic.Add with a
+    // compare-exchange loop that compares floats, so a sum that added group partials atomically spun forever once a NaN
+    // partial had landed and another group added to it. Every row is NaN here, so every group's partial is NaN and the
+    // second group to finish would spin whatever the order. Each call runs in a task with a deadline, so a regression
+    // fails this test instead of hanging the suite.
+    [Theory]
+    [InlineData("ilgpu-cpu")]
+    [InlineData(Device.NvidiaShapedSpec)]
+    public async Task A_nan_loss_returns_nan_on_the_ilgpu_cpu_accelerator(string spec)
+    {
+        var device = devices.Get(spec);
+        // More elements than one group sums (GroupSize·16), so the sum takes several groups.
+        int n = device.GroupSize * 16 * 2 + 1;
+        using var nan = Tensor.FromArray(device, Enumerable.Repeat(float.NaN, n).ToArray(), n);
+        using var result = Tensor.Zeros(device, 1);
+        await Returns(() => Reduce.Sum(device, nan.View, result.View), $"Reduce.Sum of {n} NaNs on {spec}");
+        Assert.True(float.IsNaN(result.ToArray()[0]));
+        await Returns(() => Reduce.SumOfSquares(device, nan.View, result.View), $"Reduce.SumOfSquares of {n} NaNs on {spec}");
+        Assert.True(float.IsNaN(result.ToArray()[0]));
+        if (device.LaunchesLikeGpu) return; // the row kernels below cost seconds per thousand rows at GPU group shapes
+
+        // The losses of a batch of NaN predictions: the row losses' mean is the multi-group sum above.
+        int rows = n, cols = 4;
+        using var prediction = Tensor.FromArray(device, Enumerable.Repeat(float.NaN, rows * cols).ToArray(), rows * cols);
+        using var target = Tensor.Zeros(device, rows * cols);
+        using var rowLoss = Tensor.Zeros(device, rows);
+        using var loss = Tensor.Zeros(device, 1);
+        await Returns(() => MeanSquaredError.Forward(device, prediction.View, target.View, rows, cols, rowLoss.View, loss.View),
+            $"MSE forward of {rows} NaN rows on {spec}");
+        Assert.True(float.IsNaN(loss.ToArray()[0]), "MSE of NaN predictions");
+        using var labels = IntBuffers.Upload(device, new int[rows]);
+        using var correct = IntBuffers.Filled(device, 1, 0);
+        await Returns(() => SoftmaxCrossEntropy.Forward(device, prediction.View, labels.View, rows, cols, rowLoss.View, loss.View, correct.View),
+            $"cross-entropy forward of {rows} NaN rows on {spec}");
+        Assert.True(float.IsNaN(loss.ToArray()[0]), "cross-entropy of NaN logits");
+    }
+
+    private static async Task Returns(Action call, string what)
+    {
+        var work = Task.Run(call);
+        var first = await Task.WhenAny(work, Task.Delay(TimeSpan.FromSeconds(30)));
+        Assert.True(first == work, $"{what} did not return within 30 s");
+        await work; // rethrows what the call threw
     }
 
     [Theory]

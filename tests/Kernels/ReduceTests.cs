@@ -62,8 +62,8 @@ public class ReduceTests(DeviceFixture devices)
     }
 
     // ilgpu-cpu:nvidia runs the kernels with a GPU's groups (256 threads, warp 32), where every barrier of the group
-    // folds costs milliseconds: just past one group (257) and just past one group's 256·16 items (4097: two groups and
-    // the atomic between them); two rows just past one warp (33 columns) and just past one group (257).
+    // folds costs milliseconds: just past one group (257) and just past one group's 256·16 items (4097: two groups, whose
+    // partials a second launch adds); two rows just past one warp (33 columns) and just past one group (257).
     [Fact]
     public void Reductions_at_gpu_launch_shapes_match_reference()
     {

@@ -62,6 +62,7 @@ public sealed class Device : IDisposable
 
     private readonly Context _context;
     private readonly ConcurrentDictionary<object, object> _kernels = new();
+    private readonly Dictionary<object, MemoryBuffer1D<float, Stride1D.Dense>> _scratch = [];
     private bool _disposed;
 
     private Device(Context context, Accelerator accelerator, DeviceKind kind, string spec, DeviceOptions options, bool gpuShaped = false)
@@ -307,9 +308,9 @@ public sealed class Device : IDisposable
         AfterLaunch();
     }
 
-    private MemoryBuffer1D<float, Stride1D.Dense>? _scratch;
-    private readonly List<MemoryBuffer1D<float, Stride1D.Dense>> _retiredScratch = [];
-    private readonly object _scratchLock = new();
+    private MemoryBuffer1D<float, Stride1D.Dense>? _workspace;
+    private readonly List<MemoryBuffer1D<float, Stride1D.Dense>> _retiredWorkspaces = [];
+    private readonly object _workspaceLock = new();
 
     /// <summary>
     /// A device workspace of at least <paramref name="length"/> floats (split-K's partial sums), reused by every op that
@@ -317,21 +318,39 @@ public sealed class Device : IDisposable
     /// allocates a larger buffer; the smaller one is kept until <see cref="Dispose"/>, since kernels already queued may
     /// still use it.
     /// </summary>
-    internal ArrayView<float> Scratch(long length)
+    internal ArrayView<float> Workspace(long length)
     {
-        lock (_scratchLock)
+        lock (_workspaceLock)
         {
-            if (_scratch is null || _scratch.Length < length)
+            if (_workspace is null || _workspace.Length < length)
             {
-                if (_scratch is not null) _retiredScratch.Add(_scratch);
-                _scratch = Accelerator.Allocate1D<float>(Math.Max(length, 1 << 16));
+                if (_workspace is not null) _retiredWorkspaces.Add(_workspace);
+                _workspace = Accelerator.Allocate1D<float>(Math.Max(length, 1 << 16));
             }
-            return _scratch.View.SubView(0, length);
+            return _workspace.View.SubView(0, length);
         }
     }
 
     /// <summary>Allocates an uninitialised buffer of <paramref name="length"/> floats on this device.</summary>
     public MemoryBuffer1D<float, Stride1D.Dense> Allocate(long length) => Accelerator.Allocate1D<float>(length);
+
+    /// <summary>
+    /// A device buffer that an op keeps between launches (the partial sums of <see cref="Reduce"/>), named by
+    /// <paramref name="key"/>: allocated on first use with <paramref name="length"/> floats, then the same buffer every
+    /// time, and freed with the device. Its contents are whatever the last launch that used it left there.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The buffer under <paramref name="key"/> is shorter than <paramref name="length"/>.</exception>
+    internal ArrayView<float> Scratch(object key, long length)
+    {
+        lock (_scratch)
+        {
+            if (!_scratch.TryGetValue(key, out var buffer))
+                _scratch.Add(key, buffer = Accelerator.Allocate1D<float>(length));
+            if (buffer.Length < length)
+                throw new InvalidOperationException($"the scratch buffer was allocated with {buffer.Length} floats; {length} asked for.");
+            return buffer.View.SubView(0, length);
+        }
+    }
 
     // Kernel loaders, one per parameter count. The kernel method itself is the cache key, so two launchers cannot share a
     // key by accident, and loading checks it is registered ([GpuKernel]): an unregistered kernel cannot run, so the
@@ -466,8 +485,13 @@ public sealed class Device : IDisposable
         if (_disposed) return;
         _disposed = true;
         _kernels.Clear();
-        _scratch?.Dispose();
-        foreach (var buffer in _retiredScratch) buffer.Dispose();
+        _workspace?.Dispose();
+        foreach (var buffer in _retiredWorkspaces) buffer.Dispose();
+        lock (_scratch)
+        {
+            foreach (var buffer in _scratch.Values) buffer.Dispose();
+            _scratch.Clear();
+        }
         Accelerator.Dispose();
         _context.Dispose();
     }

@@ -203,7 +203,7 @@ public static partial class Gemm
         var config = new KernelConfig(new Index1D(groups), new Index1D(shape.Threads));
         var args = new GemmArgs(m, n, k, alpha, beta, transA, transB, shape.BK, bias.Length > 0, activation, splits, kChunk);
         var biasView = bias.Length > 0 ? bias : c;
-        var work = splits > 1 ? device.Scratch((long)splits * m * n) : c;
+        var work = splits > 1 ? device.Workspace((long)splits * m * n) : c;
         LaunchGenerated(device, tile, config, a, b, c, biasView, work, args);
         if (splits > 1)
         {

@@ -5,8 +5,8 @@ namespace GpuNet.Kernels;
 
 public static partial class Reduce
 {
-    // Elements per thread before a sum uses a second group: below GroupSize·16 elements one group does everything, so
-    // small sums (a batch's losses) are bit-reproducible and pay for one atomic, not one per 256 elements.
+    // Elements per thread before a sum uses a second group: up to GroupSize·16 elements one group does everything in one
+    // launch (a batch's losses); above that the groups' partials are added by a second, one-group launch.
     private const int SumItemsPerThread = 16;
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -130,10 +130,14 @@ public static partial class Reduce
     // Kernels
     // ---------------------------------------------------------------------------------------------------------------
 
-    // Each thread sums a grid-stride slice, the group folds the slices in shared memory, and one thread per group adds
-    // the group's total into result[0] (cleared before the launch, in stream order).
+    // Each thread sums a grid-stride slice, the group folds the slices in shared memory, and one thread per group writes
+    // the group's total, times scale, to output[group]: the result itself when the grid is one group, else the device's
+    // partials buffer, which FinishSumKernel then adds up. No float atomics: every sum is added in an order fixed by the
+    // launch shape, so the result has the same bits run to run, and a NaN flows through like any other value (ILGPU's
+    // CPU accelerator emulates a float Atomic.Add with a compare-exchange loop that compares floats, and once the target
+    // held a NaN the loop never ended, since NaN != NaN).
     [GpuKernel(typeof(ValueTerm), typeof(SquareTerm))]
-    private static void SumKernel<TTerm>(ArrayView<float> x, ArrayView<float> result, float scale, TTerm term)
+    private static void SumKernel<TTerm>(ArrayView<float> x, ArrayView<float> output, float scale, TTerm term)
         where TTerm : struct, IReduceTerm
     {
         var shared = SharedMemory.GetDynamic<float>();
@@ -142,7 +146,21 @@ public static partial class Reduce
         for (int i = Grid.GlobalIndex.X; i < x.IntLength; i += stride)
             sum += term.Apply(x[i]);
         float total = GroupSum(shared, sum);
-        if (Group.IdxX == 0) Atomic.Add(ref result[0], total * scale);
+        if (Group.IdxX == 0) output[Grid.IdxX] = total * scale;
+    }
+
+    // One group adds up the first `count` partials of SumKernel: thread t takes partials t, t + DimX, … in order, the
+    // group folds them with its fixed tree, and thread 0 writes result[0]. Launched right behind SumKernel on the same
+    // stream, so it needs no synchronisation.
+    [GpuKernel]
+    private static void FinishSumKernel(ArrayView<float> partials, int count, ArrayView<float> result, float scale)
+    {
+        var shared = SharedMemory.GetDynamic<float>();
+        float sum = 0f;
+        for (int i = Group.IdxX; i < count; i += Group.DimX)
+            sum += partials[i];
+        float total = GroupSum(shared, sum);
+        if (Group.IdxX == 0) result[0] = total * scale;
     }
 
     [GpuKernel]
@@ -174,21 +192,37 @@ public static partial class Reduce
     private static void SumIlgpu<TTerm>(Device device, ArrayView<float> x, ArrayView<float> result, float scale, TTerm term)
         where TTerm : struct, IReduceTerm
     {
-        var stream = device.Accelerator.DefaultStream;
-        result.AsDense().MemSetToZero(stream);
         if (x.Length == 0)
         {
+            result.AsDense().MemSetToZero(device.Accelerator.DefaultStream);
             device.AfterLaunch();
             return;
         }
         int group = device.GroupSize;
         long perGroup = (long)group * SumItemsPerThread;
-        int groups = (int)Math.Clamp((x.Length + perGroup - 1) / perGroup, 1, MaxGroups(device, group));
+        long maxGroups = MaxGroups(device, group);
+        int groups = (int)Math.Clamp((x.Length + perGroup - 1) / perGroup, 1, maxGroups);
         var config = new KernelConfig(new Index1D(groups), new Index1D(group), SharedMemoryConfig.RequestDynamic<float>(group));
         var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, float, TTerm>(SumKernel);
-        kernel(config, x, result, scale, term);
+        if (groups == 1)
+        {
+            kernel(config, x, result, scale, term);
+            device.AfterLaunch();
+            return;
+        }
+        // The partials buffer is the device's own, sized for the largest grid; reusing it is safe because launches on
+        // the default stream run in order (the finish of one sum precedes the partials of the next).
+        var partials = device.Scratch(PartialsKey, maxGroups).SubView(0, groups);
+        kernel(config, x, partials, 1f, term);
+        device.AfterLaunch();
+        var finish = device.Kernel<ArrayView<float>, int, ArrayView<float>, float>(FinishSumKernel);
+        finish(new KernelConfig(new Index1D(1), new Index1D(group), SharedMemoryConfig.RequestDynamic<float>(group)),
+            partials, groups, result, scale);
         device.AfterLaunch();
     }
+
+    // The key of the partial sums' buffer among the device's scratch buffers.
+    private static readonly object PartialsKey = new();
 
     private static void RowArgmaxIlgpu(Device device, ArrayView<float> x, int rows, int cols, ArrayView<int> result)
     {

@@ -8,11 +8,12 @@ namespace GpuNet.Kernels;
 /// No op here copies anything back to the host; read a result with a copy when (and only when) it is needed.
 /// </summary>
 /// <remarks>
-/// On ILGPU devices each thread group folds its share of the input in shared memory and one thread per group adds the
-/// group's partial result atomically into the (first cleared) output. For inputs of at most
-/// <c>GroupSize · 16</c> elements a single group does all the work, so the result is bit-reproducible; above that
-/// the order in which the groups' partials arrive is up to the hardware and the last bits of a float sum may vary
-/// from run to run (integer counts are always exact). The host engine sums in float64 in a fixed order.
+/// On ILGPU devices each thread group folds its share of the input in shared memory. Inputs of at most
+/// <c>GroupSize · 16</c> elements take one group, which writes the result; larger ones write one partial per group to a
+/// buffer the device keeps, and a second one-group launch on the same stream adds the partials in index order. No sum
+/// uses float atomics, so a sum's bits depend only on the input and the launch shape (the same every run on a given
+/// device and group size), and a NaN or infinity propagates as it does in float arithmetic. Counts add with integer
+/// atomics and are exact. The host engine sums in float64 in a fixed order.
 /// </remarks>
 public static partial class Reduce
 {
