@@ -75,7 +75,8 @@ internal static class GemmBlockingTune
     }
 
     /// <summary>CPU time per call (all threads) and wall time per call, on 1 thread and on all: how much work the
-    /// parallel version adds (duplicated packing, spinning) apart from the machine's load.</summary>
+    /// parallel version adds (duplicated packing, spinning) apart from the machine's load. <c>GEMM_TUNE_NC=512,1024</c>
+    /// adds rows with those B-block widths forced (KC 256), beside the derived blocking.</summary>
     public static void Threads(TextWriter output, string sizes)
     {
         using var device = GpuNet.Device.Open("cpu");
@@ -86,8 +87,15 @@ internal static class GemmBlockingTune
             using var a = Tensor.FromArray(device, Fill((long)s.M * s.K), s.M * s.K);
             using var b = Tensor.FromArray(device, Fill((long)s.K * s.N), s.K * s.N);
             using var c = Tensor.Zeros(device, s.M * s.N);
+            var blockings = new List<HostBlocking?> { null };
+            if (Environment.GetEnvironmentVariable("GEMM_TUNE_NC") is { } ncs)
+                foreach (string nc in ncs.Split(','))
+                    blockings.Add(new HostBlocking(256, int.Parse(nc, CultureInfo.InvariantCulture), int.MaxValue, true));
+            foreach (var blocking in blockings)
             foreach (int threads in new[] { 1, Environment.ProcessorCount, 1, Environment.ProcessorCount })
             {
+                GpuNet.Kernels.Gemm.ForceBlocking = blocking;
+                if (threads == 1) output.Write(blocking is null ? "derived " : $"nc {blocking.Value.NC} ");
                 void Once() => GpuNet.Kernels.Gemm.RunHost(s.TransA, s.TransB, s.M, s.N, s.K, 1f, a.View, b.View, 0f, c.View, threads);
                 Once();
                 double bestCpu = double.MaxValue, bestWall = double.MaxValue;
@@ -105,6 +113,7 @@ internal static class GemmBlockingTune
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{s,-18} {threads} threads: cpu {bestCpu * 1e3,9:F4} ms/call, wall {bestWall * 1e3,9:F4} ms/call ({2.0 * s.M * s.N * s.K / bestWall / 1e9:F1} GFLOP/s)"));
             }
+            GpuNet.Kernels.Gemm.ForceBlocking = null;
         }
     }
 

@@ -121,6 +121,10 @@ public static partial class Gemm
     // was raised from 2^18).
     private const long HostParallelThreshold = 1L << 20;
 
+    // The packing routines and the block loop are compiled fully optimised on first use (AggressiveOptimization), as the
+    // micro-kernels are: through tiered compilation a short-lived process (a benchmark, the first epoch) spent its first
+    // few dozen calls in unoptimised packing code.
+    //
     // Packing buffers, reused per calling thread: allocating ~1 MiB per call would cost page faults on every call.
     [ThreadStatic] private static HostScratch? t_packA;
     [ThreadStatic] private static HostScratch? t_packB;
@@ -212,6 +216,7 @@ public static partial class Gemm
         }
 
         /// <summary>Computes rows [i0, i1) × columns [j0, j1) of C on the calling thread.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Part<TK>(int i0, int i1, int j0, int j1, HostBlocking blocking) where TK : struct, IGemmMicroKernel
         {
             int mr = TK.MR, nr = TK.NR;
@@ -293,6 +298,7 @@ public static partial class Gemm
     }
 
     /// <summary>Packs rows [i0, i0+rows) × depth [p0, p0+kc) of op(A) as ap[p·mr + r]; rows past the edge are zero.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackA(bool trans, float* a, int m, int k, int i0, int rows, int p0, int kc, int mr, float* ap)
     {
         if (!trans)
@@ -353,6 +359,7 @@ public static partial class Gemm
     }
 
     /// <summary>Packs depth [p0, p0+kc) × columns [j0, j0+cols) of op(B) as bp[p·nr + j]; columns past the edge are zero.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackB(bool trans, float* b, int n, int k, int p0, int kc, int j0, int cols, int nr, float* bp)
     {
         if (!trans)
@@ -406,6 +413,7 @@ public static partial class Gemm
 
     /// <summary>Writes the transpose of the 16×16 block at <paramref name="src"/> (row stride <paramref name="srcStride"/>)
     /// to <paramref name="dst"/> (row stride <paramref name="dstStride"/>): dst[q·dstStride + r] = src[r·srcStride + q].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Transpose16x16(float* src, int srcStride, float* dst, int dstStride, int srcRows = 16, int dstCols = 16)
     {
         // Three shuffle stages: interleave pairs of rows (2×2 blocks), then pairs of pairs as doubles (4×4 blocks inside
@@ -445,6 +453,7 @@ public static partial class Gemm
     /// <summary>As <see cref="Transpose16x16"/> for an 8×8 block with AVX: dst[q·dstStride + r] = src[r·srcStride + q] for
     /// q, r &lt; 8; source rows from <paramref name="srcRows"/> on read as zero, and only the first
     /// <paramref name="dstCols"/> floats of each destination row are written.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Transpose8x8(float* src, int srcStride, float* dst, int dstStride, int srcRows = 8, int dstCols = 8)
     {
         // Written out rather than through a local function: the JIT did not inline one that captures the pointers.
