@@ -14,7 +14,7 @@ internal static class GemmBlockingTune
     public static void Run(TextWriter output, string sizes, int rounds)
     {
         using var device = GpuNet.Device.Open("cpu");
-        var derived = HostBlocking.Derive(HostCacheMr(), HostCacheNr(), HostCache.L1, HostCache.L2);
+        var derived = GpuNet.Kernels.Gemm.HostKernelTile.Blocking;
         var variants = new List<(string Name, HostBlocking? Blocking)> { ("derived", null) };
         foreach (int kc in new[] { 256, 384 })
             foreach (int nc in new[] { 256, 512, 1024 })
@@ -24,11 +24,10 @@ internal static class GemmBlockingTune
         output.WriteLine($"# host GEMM blockings on {GpuNet.Kernels.Gemm.HostKernelName}; caches L1 {HostCache.L1 / 1024} KiB, L2 {HostCache.L2 / 1024} KiB ({HostCache.Source}); derived {derived}");
         foreach (var s in Shapes(sizes))
         {
-            var rng = new Random(1);
-            float[] Fill(long n) { var x = new float[n]; for (long i = 0; i < n; i++) x[i] = (float)rng.NextDouble() - 0.5f; return x; }
-            using var a = Tensor.FromArray(device, Fill((long)s.M * s.K), s.M * s.K);
-            using var b = Tensor.FromArray(device, Fill((long)s.K * s.N), s.K * s.N);
-            using var c = Tensor.Zeros(device, s.M * s.N);
+            var operands = Operands(device, s);
+            using var a = operands.A;
+            using var b = operands.B;
+            using var c = operands.C;
             // One thread, timed by the thread's CPU clock: on a shared machine the wall clock measures the other work too.
             void Once() => GpuNet.Kernels.Gemm.RunHost(s.TransA, s.TransB, s.M, s.N, s.K, 1f, a.View, b.View, 0f, c.View, 1);
             var best = new double[variants.Count];
@@ -82,11 +81,10 @@ internal static class GemmBlockingTune
         using var device = GpuNet.Device.Open("cpu");
         foreach (var s in Shapes(sizes))
         {
-            var rng = new Random(1);
-            float[] Fill(long n) { var x = new float[n]; for (long i = 0; i < n; i++) x[i] = (float)rng.NextDouble() - 0.5f; return x; }
-            using var a = Tensor.FromArray(device, Fill((long)s.M * s.K), s.M * s.K);
-            using var b = Tensor.FromArray(device, Fill((long)s.K * s.N), s.K * s.N);
-            using var c = Tensor.Zeros(device, s.M * s.N);
+            var operands = Operands(device, s);
+            using var a = operands.A;
+            using var b = operands.B;
+            using var c = operands.C;
             var blockings = new List<HostBlocking?> { null };
             if (Environment.GetEnvironmentVariable("GEMM_TUNE_NC") is { } ncs)
                 foreach (string nc in ncs.Split(','))
@@ -115,6 +113,15 @@ internal static class GemmBlockingTune
             }
             GpuNet.Kernels.Gemm.ForceBlocking = null;
         }
+    }
+
+    /// <summary>A and B uniform in [-0.5, 0.5) from a fixed seed, and a zero C, for shape <paramref name="s"/>.</summary>
+    private static (Tensor A, Tensor B, Tensor C) Operands(GpuNet.Device device, Shape s)
+    {
+        var rng = new Random(1);
+        float[] Fill(long n) { var x = new float[n]; for (long i = 0; i < n; i++) x[i] = (float)rng.NextDouble() - 0.5f; return x; }
+        return (Tensor.FromArray(device, Fill((long)s.M * s.K), s.M * s.K), Tensor.FromArray(device, Fill((long)s.K * s.N), s.K * s.N),
+            Tensor.Zeros(device, s.M * s.N));
     }
 
     private sealed record Shape(int M, int K, int N, Transpose TransA, Transpose TransB)
@@ -158,6 +165,4 @@ internal static class GemmBlockingTune
         return t.Seconds + t.Nanoseconds * 1e-9;
     }
 
-    private static int HostCacheMr() => GpuNet.Kernels.Gemm.HostKernelName.StartsWith("AVX-512", StringComparison.Ordinal) ? 12 : 6;
-    private static int HostCacheNr() => GpuNet.Kernels.Gemm.HostKernelName.StartsWith("AVX-512", StringComparison.Ordinal) ? 32 : 16;
 }

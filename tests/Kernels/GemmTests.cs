@@ -44,8 +44,8 @@ public class GemmTests(DeviceFixture devices)
     /// 2019): |error| ≲ λ·√(k+2)·u·(|alpha|·Σ_p |a_ip·b_pj| + |beta·c_ij|), u = 2⁻²⁴, λ = 2, taken at the largest such
     /// scale in C. Any summation order (blocked, FMA or not) meets it; a wrong or missing term does not.
     /// </summary>
-    private static (double[] Expected, double Atol) Reference(Transpose ta, Transpose tb, int m, int n, int k,
-        float alpha, float[] a, float[] b, float beta, float[] c)
+    internal static (double[] Expected, double Atol) Reference(Transpose ta, Transpose tb, int m, int n, int k,
+        float alpha, float[] a, float[] b, float beta, float[] c, float[]? bias = null, bool relu = false)
     {
         var expected = new double[m * n];
         double maxScale = 0;
@@ -61,15 +61,16 @@ public class GemmTests(DeviceFixture devices)
                     abs += Math.Abs(x * y);
                 }
                 double old = beta == 0f ? 0 : (double)beta * c[i * n + j];
-                expected[i * n + j] = alpha * sum + old;
-                maxScale = Math.Max(maxScale, Math.Abs(alpha) * abs + Math.Abs(old));
+                double v = alpha * sum + old + (bias is null ? 0 : bias[j]);
+                expected[i * n + j] = relu ? Math.Max(v, 0) : v; // f(alpha·op(A)·op(B) + beta·C + bias), the fused epilogue
+                maxScale = Math.Max(maxScale, Math.Abs(alpha) * abs + Math.Abs(old) + (bias is null ? 0 : Math.Abs(bias[j])));
             }
         const double u = 1.0 / (1 << 24);
         return (expected, 2 * Math.Sqrt(k + 2) * u * maxScale);
     }
 
     // float32 rounding of the result itself: half an ulp relative, with margin.
-    private const double Rtol = 4.0 / (1 << 24);
+    internal const double Rtol = 4.0 / (1 << 24);
 
     // ---- helpers ------------------------------------------------------------------------------------------------------
 
@@ -303,9 +304,7 @@ public class GemmTests(DeviceFixture devices)
     [MemberData(nameof(Transposes))]
     public void Packed_path_matches_reference_under_every_cache_blocking(Transpose ta, Transpose tb)
     {
-        string kernel = Gemm.HostKernelName;
-        int mr = kernel.StartsWith("AVX-512", StringComparison.Ordinal) ? 12 : kernel.StartsWith("AVX2", StringComparison.Ordinal) ? 6 : 4;
-        int nr = kernel.StartsWith("AVX-512", StringComparison.Ordinal) ? 32 : kernel.StartsWith("AVX2", StringComparison.Ordinal) ? 16 : 2 * System.Numerics.Vector<float>.Count;
+        var (mr, nr, _) = Gemm.HostKernelTile;
         HostBlocking?[] sameDepth =
         [
             new HostBlocking(16, nr, mr, BInner: true),

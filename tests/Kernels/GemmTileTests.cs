@@ -38,33 +38,6 @@ public class GemmTileTests(DeviceFixture devices)
         return data;
     }
 
-    /// <summary>f(alpha·op(A)·op(B) + beta·C + bias) in float64 from the definition, with the float32 rounding bound of a
-    /// length-k dot product (as in GemmTests: 2·√(k+2)·2⁻²⁴ times the largest |alpha|·Σ|a·b| + |beta·c| + |bias|).</summary>
-    private static (double[] Expected, double Atol) Reference(Transpose ta, Transpose tb, int m, int n, int k, float alpha,
-        float[] a, float[] b, float beta, float[] c, float[]? bias, bool relu)
-    {
-        var expected = new double[m * n];
-        double maxScale = 0;
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
-            {
-                double sum = 0, abs = 0;
-                for (int p = 0; p < k; p++)
-                {
-                    double x = ta == Transpose.No ? a[i * k + p] : a[p * m + i];
-                    double y = tb == Transpose.No ? b[p * n + j] : b[j * k + p];
-                    sum += x * y;
-                    abs += Math.Abs(x * y);
-                }
-                double old = beta == 0f ? 0 : (double)beta * c[i * n + j];
-                double v = alpha * sum + old + (bias is null ? 0 : bias[j]);
-                expected[i * n + j] = relu ? Math.Max(v, 0) : v;
-                maxScale = Math.Max(maxScale, Math.Abs(alpha) * abs + Math.Abs(old) + (bias is null ? 0 : Math.Abs(bias[j])));
-            }
-        return (expected, 2 * Math.Sqrt(k + 2) / (1 << 24) * maxScale);
-    }
-
-    private const double Rtol = 4.0 / (1 << 24);
 
     private delegate void Call(Device device, Transpose ta, Transpose tb, int m, int n, int k, float alpha,
         ArrayView<float> a, ArrayView<float> b, float beta, ArrayView<float> c, ArrayView<float> bias, ActivationKind act);
@@ -94,8 +67,8 @@ public class GemmTileTests(DeviceFixture devices)
         var bias = withBias ? Data.Uniform(n, seed + 3) : null;
         var act = relu ? ActivationKind.Relu : ActivationKind.Identity;
         var actual = Compute(device, call, ta, tb, m, n, k, a, b, beta, c, bias, act);
-        var (expected, atol) = Reference(ta, tb, m, n, k, Alpha, a, b, beta, c, bias, relu);
-        Close.All(actual, expected, atol, Rtol, $"{what} transA={ta} transB={tb} m={m} n={n} k={k} beta={beta} bias={withBias} relu={relu}");
+        var (expected, atol) = GemmTests.Reference(ta, tb, m, n, k, Alpha, a, b, beta, c, bias, relu);
+        Close.All(actual, expected, atol, GemmTests.Rtol, $"{what} transA={ta} transB={tb} m={m} n={n} k={k} beta={beta} bias={withBias} relu={relu}");
         return actual;
     }
 

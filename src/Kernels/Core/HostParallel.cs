@@ -17,9 +17,9 @@ internal static class HostParallel
             return;
         }
         // Contiguous runs of blocks per thread on the host workers; through the thread pool when they are busy.
-        if (HostWorkers.TryRun(Math.Min(threads, HostWorkers.MaxParts), p =>
+        int parts = Math.Min(threads, HostWorkers.MaxParts);
+        if (HostWorkers.TryRun(parts, p =>
             {
-                int parts = Math.Min(threads, HostWorkers.MaxParts);
                 int b0 = (int)((long)blocks * p / parts), b1 = (int)((long)blocks * (p + 1) / parts);
                 for (int b = b0; b < b1; b++) body(b);
             }))

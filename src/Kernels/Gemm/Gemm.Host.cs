@@ -143,6 +143,12 @@ public static partial class Gemm
     public static string HostKernelName =>
         Avx512MicroKernel12x32.IsSupported ? "AVX-512 12x32" : Avx2MicroKernel6x16.IsSupported ? "AVX2+FMA 6x16" : "Vector<T> 4x2";
 
+    /// <summary>The tile (MR rows × NR columns of C) of the micro-kernel the packed path uses here, and its blocking.</summary>
+    internal static (int MR, int NR, HostBlocking Blocking) HostKernelTile =>
+        Avx512MicroKernel12x32.IsSupported ? (Avx512MicroKernel12x32.MR, Avx512MicroKernel12x32.NR, HostBlocking.For<Avx512MicroKernel12x32>())
+        : Avx2MicroKernel6x16.IsSupported ? (Avx2MicroKernel6x16.MR, Avx2MicroKernel6x16.NR, HostBlocking.For<Avx2MicroKernel6x16>())
+        : (VectorMicroKernel4x2.MR, VectorMicroKernel4x2.NR, HostBlocking.For<VectorMicroKernel4x2>());
+
     /// <summary>The host engine's GEMM on CPU-addressable views. Arguments are not validated: call <see cref="Validate"/>
     /// first. <paramref name="maxThreads"/> caps the parallelism (-1: all cores); the result does not depend on it.</summary>
     internal static unsafe void RunHost(Transpose transA, Transpose transB, int m, int n, int k, float alpha,
