@@ -21,8 +21,8 @@ public static partial class Bias
         switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: AddHost<Vector512<float>, Simd512>(device, y, bias, rows, cols); break;
-            case 1: AddHost<Vector256<float>, Simd256>(device, y, bias, rows, cols); break;
-            default: AddHost<Vector<float>, SimdVector>(device, y, bias, rows, cols); break;
+            case 1: AddHost<V256x2, Simd256x2>(device, y, bias, rows, cols); break;
+            default: AddHost<V128x4, Simd128x4>(device, y, bias, rows, cols); break;
         }
     }
 
@@ -31,8 +31,8 @@ public static partial class Bias
         switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: GradientHost<Vector512<float>, Simd512>(device, dy, dbias, rows, cols); break;
-            case 1: GradientHost<Vector256<float>, Simd256>(device, dy, dbias, rows, cols); break;
-            default: GradientHost<Vector<float>, SimdVector>(device, dy, dbias, rows, cols); break;
+            case 1: GradientHost<V256x2, Simd256x2>(device, dy, dbias, rows, cols); break;
+            default: GradientHost<V128x4, Simd128x4>(device, dy, dbias, rows, cols); break;
         }
     }
 

@@ -8,13 +8,15 @@ namespace GpuNet.Kernels;
 /// <summary>
 /// One SIMD width of the host engine, as static operations on its vector type <typeparamref name="TVec"/> (lanes of
 /// float; comparison results are lane masks with all bits set or clear). Host ops write their loops once, generic over
-/// <c>(TVec, TSimd)</c>; the JIT specialises them per width, so there is no indirection at run time. Implemented by
-/// <see cref="Simd512"/> (AVX-512), <see cref="Simd256"/> (AVX2+FMA) and <see cref="SimdVector"/> (<see cref="Vector{T}"/>,
-/// any hardware). <see cref="HostRowSimd"/> picks the widest one this processor accelerates.
+/// <c>(TVec, TSimd)</c>; the JIT specialises them per width, so there is no indirection at run time. The row ops use the
+/// 16-lane implementations <see cref="Simd512"/> (AVX-512), <see cref="Simd256x2"/> (AVX2+FMA) and <see cref="Simd128x4"/>
+/// (any hardware); the direct GEMM uses the native widths <see cref="Simd512"/>, <see cref="Simd256"/> and
+/// <see cref="SimdVector"/>. <see cref="HostRowSimd"/> picks the widest one this processor accelerates.
 /// </summary>
 /// <remarks>
 /// Ops that must give the same bits with any number of threads rely on every method here being a pure function of its
-/// arguments: in particular the across-lane reductions use a fixed tree.
+/// arguments: in particular the across-lane reductions use a fixed tree. The 16-lane implementations also give the
+/// same bits as each other, lane for lane and in their across-lane trees (see HostRowSimd16.cs).
 /// </remarks>
 internal unsafe interface ISimd<TVec> where TVec : struct
 {
@@ -55,7 +57,7 @@ internal unsafe interface ISimd<TVec> where TVec : struct
 
     static abstract TVec Divide(TVec a, TVec b);
 
-    /// <summary><c>a·b + c</c>, fused where the hardware has FMA (every path but a <see cref="SimdVector"/> without it).</summary>
+    /// <summary><c>a·b + c</c>, fused (rounded once) wherever the processor has FMA (<see cref="HostFma"/>).</summary>
     static abstract TVec MultiplyAdd(TVec a, TVec b, TVec c);
 
     /// <summary>The larger lane; which one a NaN gives is up to the hardware, so callers handle NaN themselves.</summary>
@@ -102,7 +104,7 @@ internal unsafe interface ISimd<TVec> where TVec : struct
     /// <summary><c>e^x</c> for <c>x &lt;= 88</c> (or NaN) to about 2 ulp; 0 below <c>-87.34</c>, where <c>e^x</c> is subnormal.</summary>
     static abstract TVec Exp(TVec x);
 
-    /// <summary>The natural logarithm (the runtime's vector <c>Log</c>).</summary>
+    /// <summary>The natural logarithm (<see cref="HostLog"/>, the same bits on every width).</summary>
     static abstract TVec Log(TVec x);
 
     /// <summary><c>acc + widen(lower half of v)</c>, where <paramref name="acc"/> holds float64 lanes in the same bits.</summary>
@@ -118,8 +120,28 @@ internal unsafe interface ISimd<TVec> where TVec : struct
 /// <summary>The SIMD width the row-wise host ops (loss, reductions, bias) use on this processor, and their exp constants.</summary>
 internal static class HostRowSimd
 {
-    /// <summary>0: <see cref="Simd512"/>, 1: <see cref="Simd256"/>, 2: <see cref="SimdVector"/>. A JIT-time constant.</summary>
-    public static int Width => Simd512.IsSupported ? 0 : Simd256.IsSupported ? 1 : 2;
+    /// <summary>The widest path this processor runs: 0 AVX-512, 1 AVX2, 2 neither. A JIT-time constant.</summary>
+    public static int Native => Simd512.IsSupported ? 0 : Simd256.IsSupported ? 1 : 2;
+
+    [ThreadStatic] private static int t_widthCap;
+
+    /// <summary>
+    /// The path the row ops, the direct GEMM and the packed GEMM's micro-kernel take on this thread: 0: AVX-512
+    /// (<see cref="Simd512"/>, the 12x32 kernel), 1: AVX2 (<see cref="Simd256x2"/> for the row ops, <see cref="Simd256"/>
+    /// for the direct GEMM, the 6x16 kernel), 2: neither (<see cref="Simd128x4"/>, <see cref="SimdVector"/>, the
+    /// <see cref="System.Numerics.Vector{T}"/> 4x2 kernel). <see cref="Native"/>, or narrower under <see cref="WidthCap"/>.
+    /// </summary>
+    public static int Width => Math.Max(Native, t_widthCap);
+
+    /// <summary>
+    /// Narrows <see cref="Width"/> for ops called from this thread (0: no cap), so that tests run every path on one
+    /// machine, up to whole training runs. Results never depend on it; production code leaves it at 0.
+    /// </summary>
+    internal static int WidthCap
+    {
+        get => t_widthCap;
+        set => t_widthCap = value;
+    }
 
     // Shared by the Exp implementations. Cephes' expf: e^x = 2^n · e^r with n = round(x·log2 e) and |r| <= ln2/2,
     // r = x - n·ln2 in two parts so that it is exact, and a degree-7 polynomial for e^r (about 1 ulp on that range).
@@ -275,7 +297,8 @@ internal readonly unsafe struct Simd512 : ISimd<Vector512<float>>
         return Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(HostRowSimd.ExpMin)), Vector512<float>.Zero, p * scale);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Log(Vector512<float> x) => Vector512.Log(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Log(Vector512<float> x) => Vector512.Create(HostLog.Log(x.GetLower()), HostLog.Log(x.GetUpper()));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> AddWidenedLower(Vector512<float> acc, Vector512<float> v) => (acc.AsDouble() + Vector512.WidenLower(v)).AsSingle();
@@ -411,7 +434,7 @@ internal readonly unsafe struct Simd256 : ISimd<Vector256<float>>
         return Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256.Create(HostRowSimd.ExpMin)), Vector256<float>.Zero, p * scale);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Log(Vector256<float> x) => Vector256.Log(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Log(Vector256<float> x) => HostLog.Log(x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> AddWidenedLower(Vector256<float> acc, Vector256<float> v) => (acc.AsDouble() + Vector256.WidenLower(v)).AsSingle();
@@ -473,7 +496,7 @@ internal readonly unsafe struct SimdVector : ISimd<Vector<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector<float> Divide(Vector<float> a, Vector<float> b) => a / b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector<float> MultiplyAdd(Vector<float> a, Vector<float> b, Vector<float> c) => Vector.MultiplyAddEstimate(a, b, c);
+    public static Vector<float> MultiplyAdd(Vector<float> a, Vector<float> b, Vector<float> c) => HostFma.MultiplyAdd(a, b, c);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector<float> MaxNative(Vector<float> a, Vector<float> b) => Vector.MaxNative(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector<float> Equals(Vector<float> a, Vector<float> b) => Vector.Equals(a, b).As<int, float>();
@@ -540,16 +563,16 @@ internal readonly unsafe struct SimdVector : ISimd<Vector<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<float> Exp(Vector<float> x)
     {
-        var shifted = Vector.MultiplyAddEstimate(x, new Vector<float>(HostRowSimd.Log2E), new Vector<float>(HostRowSimd.RoundMagic));
+        var shifted = HostFma.MultiplyAdd(x, new Vector<float>(HostRowSimd.Log2E), new Vector<float>(HostRowSimd.RoundMagic));
         var n = shifted - new Vector<float>(HostRowSimd.RoundMagic);
-        var r = Vector.MultiplyAddEstimate(n, new Vector<float>(-HostRowSimd.Ln2High), x);
-        r = Vector.MultiplyAddEstimate(n, new Vector<float>(-HostRowSimd.Ln2Low), r);
-        var p = Vector.MultiplyAddEstimate(new Vector<float>(HostRowSimd.ExpP0), r, new Vector<float>(HostRowSimd.ExpP1));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<float>(HostRowSimd.ExpP2));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<float>(HostRowSimd.ExpP3));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<float>(HostRowSimd.ExpP4));
-        p = Vector.MultiplyAddEstimate(p, r, new Vector<float>(HostRowSimd.ExpP5));
-        p = Vector.MultiplyAddEstimate(p, r * r, r + Vector<float>.One);
+        var r = HostFma.MultiplyAdd(n, new Vector<float>(-HostRowSimd.Ln2High), x);
+        r = HostFma.MultiplyAdd(n, new Vector<float>(-HostRowSimd.Ln2Low), r);
+        var p = HostFma.MultiplyAdd(new Vector<float>(HostRowSimd.ExpP0), r, new Vector<float>(HostRowSimd.ExpP1));
+        p = HostFma.MultiplyAdd(p, r, new Vector<float>(HostRowSimd.ExpP2));
+        p = HostFma.MultiplyAdd(p, r, new Vector<float>(HostRowSimd.ExpP3));
+        p = HostFma.MultiplyAdd(p, r, new Vector<float>(HostRowSimd.ExpP4));
+        p = HostFma.MultiplyAdd(p, r, new Vector<float>(HostRowSimd.ExpP5));
+        p = HostFma.MultiplyAdd(p, r * r, r + Vector<float>.One);
         var scale = Vector.ShiftLeft(shifted.As<float, int>(), 23).As<int, float>();
         return Vector.ConditionalSelect(Vector.LessThan(x, new Vector<float>(HostRowSimd.ExpMin)), Vector<float>.Zero, p * scale);
     }

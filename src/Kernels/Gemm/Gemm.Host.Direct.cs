@@ -36,14 +36,16 @@ public static partial class Gemm
     //
     // op(B) is copied once into a scratch panel with rows padded to whole vectors (zeros in the padding), so the inner
     // loop only makes full-width loads whatever the transposes (B is read in place when it is not transposed and its
-    // rows are whole vectors already); op(A) is read in place through two strides. C is computed
+    // rows are whole 16-float units already); op(A) is read in place through two strides. C is computed
     // in blocks of 4 rows × 2 vectors (8 accumulators: per depth step 2 loads of B, 4 broadcasts of A and 8 FMAs), or
-    // 4 rows × 1 vector for the last columns (with even and odd depth steps in separate accumulators), and the 1 to 3
+    // 4 rows × 1 vector for the last 16 columns (with even and odd depth steps in separate accumulators), and the 1 to 3
     // rows past a multiple of 4 as one block of that many rows.
     //
     // Determinism: each element of C is summed over the whole depth in a fixed order (one accumulator, or the even and
     // odd steps in two, added at the end), then scaled once, whatever the thread count; threads take disjoint row
-    // ranges. The choice between the paths depends on the shape only.
+    // ranges. Which order an element gets depends on its column's 16-column unit, not on the vector width, and every
+    // multiply-add is fused, so the bits are the same on every SIMD width too. The choice between the paths depends
+    // on the shape only.
 
     /// <summary>C at most this wide, or this tall, always takes the direct path (a 10-class layer's output, and its weight
     /// gradient, where each element of op(B) is used only 10 times and packing it would cost as much as the product).</summary>
@@ -93,8 +95,9 @@ public static partial class Gemm
     private static unsafe void RunDirect<TVec, TSimd>(bool transA, bool transB, int m, int n, int k, float alpha, float* a, float* b,
         float beta, float* c, int threads) where TVec : struct where TSimd : ISimd<TVec>
     {
-        int w = TSimd.Count;
-        int ldb = (n + w - 1) / w * w;
+        // The panel's rows are padded to whole 16-column units on every width (see Columns).
+        if (16 % TSimd.Count != 0) throw new PlatformNotSupportedException($"The host GEMM's direct path needs a vector width that divides 16 floats, not {TSimd.Count}.");
+        int ldb = (n + 15) / 16 * 16;
         float* bt = !transB && ldb == n ? b : (t_packB ??= new HostScratch()).Get((long)k * ldb);
         if (bt == b)
         {
@@ -165,12 +168,17 @@ public static partial class Gemm
             }
         }
 
+        // The columns go in units of 16 whatever the width, so that each element of C is summed the same way on every
+        // processor: whole pairs of units (32 columns) with one accumulator per element (Block2), and a last single unit
+        // with even and odd depth steps apart (Block1). A width narrower than 16 covers a unit in 16/w calls, which
+        // changes how many registers one call holds, not an element's arithmetic.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private readonly void Columns<TR>(int i) where TR : struct, IRowCount
         {
             int w = TSimd.Count, j = 0;
-            for (; j + 2 * w <= Ldb; j += 2 * w) Block2<TR>(i, j);
-            if (j < Ldb) Block1<TR>(i, j);
+            for (; j + 32 <= Ldb; j += 32)
+                for (int u = j; u < j + 32; u += 2 * w) Block2<TR>(i, u);
+            for (; j < Ldb; j += w) Block1<TR>(i, j);
         }
 
         // R rows × 2 vectors. The row count is a type, so the JIT drops the unused rows' code and keeps the accumulators

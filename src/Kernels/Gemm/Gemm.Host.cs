@@ -37,10 +37,10 @@ internal readonly struct VectorMicroKernel4x2 : IGemmMicroKernel
         {
             var b0 = Vector.Load(bp);
             var b1 = Vector.Load(bp + w);
-            var a = new Vector<float>(ap[0]); c00 += a * b0; c01 += a * b1;
-            a = new Vector<float>(ap[1]); c10 += a * b0; c11 += a * b1;
-            a = new Vector<float>(ap[2]); c20 += a * b0; c21 += a * b1;
-            a = new Vector<float>(ap[3]); c30 += a * b0; c31 += a * b1;
+            var a = new Vector<float>(ap[0]); c00 = HostFma.MultiplyAdd(a, b0, c00); c01 = HostFma.MultiplyAdd(a, b1, c01);
+            a = new Vector<float>(ap[1]); c10 = HostFma.MultiplyAdd(a, b0, c10); c11 = HostFma.MultiplyAdd(a, b1, c11);
+            a = new Vector<float>(ap[2]); c20 = HostFma.MultiplyAdd(a, b0, c20); c21 = HostFma.MultiplyAdd(a, b1, c21);
+            a = new Vector<float>(ap[3]); c30 = HostFma.MultiplyAdd(a, b0, c30); c31 = HostFma.MultiplyAdd(a, b1, c31);
             ap += 4;
             bp += 2 * w;
         }
@@ -58,7 +58,7 @@ internal readonly struct VectorMicroKernel4x2 : IGemmMicroKernel
         Run(kc, ap, bp, tile, nr, 1f, 0f);
         for (int i = 0; i < rows; i++)
             for (int j = 0; j < nr; j++)
-                c[i * ldc + j] = beta == 0f ? alpha * tile[i * nr + j] : alpha * tile[i * nr + j] + beta * c[i * ldc + j];
+                c[i * ldc + j] = beta == 0f ? alpha * tile[i * nr + j] : MathF.FusedMultiplyAdd(tile[i * nr + j], alpha, c[i * ldc + j] * beta);
     }
 
     private static unsafe void StoreRow(float* row, Vector<float> x0, Vector<float> x1, float alpha, float beta, int w)
@@ -70,8 +70,8 @@ internal readonly struct VectorMicroKernel4x2 : IGemmMicroKernel
         }
         else
         {
-            Vector.Store(x0 * alpha + Vector.Load(row) * beta, row);
-            Vector.Store(x1 * alpha + Vector.Load(row + w) * beta, row + w);
+            Vector.Store(HostFma.MultiplyAdd(x0, new Vector<float>(alpha), Vector.Load(row) * beta), row);
+            Vector.Store(HostFma.MultiplyAdd(x1, new Vector<float>(alpha), Vector.Load(row + w) * beta), row + w);
         }
     }
 }
@@ -170,8 +170,9 @@ public static partial class Gemm
         var job = new HostGemmJob(transA == Transpose.Yes, transB == Transpose.Yes, m, n, k, alpha, HostView.Ptr(a), HostView.Ptr(b), beta, pc);
         if ((long)m * n * k < HostParallelThreshold) threads = 1;
         var forced = t_forceBlocking;
-        if (Avx512MicroKernel12x32.IsSupported) job.Run<Avx512MicroKernel12x32>(threads, forced ?? HostBlocking.For<Avx512MicroKernel12x32>());
-        else if (Avx2MicroKernel6x16.IsSupported) job.Run<Avx2MicroKernel6x16>(threads, forced ?? HostBlocking.For<Avx2MicroKernel6x16>());
+        int width = HostRowSimd.Width; // the native width, unless a test narrows it
+        if (Avx512MicroKernel12x32.IsSupported && width <= 0) job.Run<Avx512MicroKernel12x32>(threads, forced ?? HostBlocking.For<Avx512MicroKernel12x32>());
+        else if (Avx2MicroKernel6x16.IsSupported && width <= 1) job.Run<Avx2MicroKernel6x16>(threads, forced ?? HostBlocking.For<Avx2MicroKernel6x16>());
         else job.Run<VectorMicroKernel4x2>(threads, forced ?? HostBlocking.For<VectorMicroKernel4x2>());
     }
 
@@ -299,7 +300,7 @@ public static partial class Gemm
             if (beta == 0f)
                 for (int j = 0; j < cols; j++) row[j] = alpha * t[j];
             else
-                for (int j = 0; j < cols; j++) row[j] = alpha * t[j] + beta * row[j];
+                for (int j = 0; j < cols; j++) row[j] = MathF.FusedMultiplyAdd(t[j], alpha, row[j] * beta);
         }
     }
 

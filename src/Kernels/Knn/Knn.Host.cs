@@ -35,8 +35,8 @@ public static partial class Knn
         switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: RowSquaredNormsHost<Vector512<float>, Simd512>(device, x, rows, cols, norms); break;
-            case 1: RowSquaredNormsHost<Vector256<float>, Simd256>(device, x, rows, cols, norms); break;
-            default: RowSquaredNormsHost<Vector<float>, SimdVector>(device, x, rows, cols, norms); break;
+            case 1: RowSquaredNormsHost<V256x2, Simd256x2>(device, x, rows, cols, norms); break;
+            default: RowSquaredNormsHost<V128x4, Simd128x4>(device, x, rows, cols, norms); break;
         }
     }
 
@@ -63,8 +63,8 @@ public static partial class Knn
         switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: AddNormsHost<Vector512<float>, Simd512>(device, queryNorms, referenceNorms, m, n, d); break;
-            case 1: AddNormsHost<Vector256<float>, Simd256>(device, queryNorms, referenceNorms, m, n, d); break;
-            default: AddNormsHost<Vector<float>, SimdVector>(device, queryNorms, referenceNorms, m, n, d); break;
+            case 1: AddNormsHost<V256x2, Simd256x2>(device, queryNorms, referenceNorms, m, n, d); break;
+            default: AddNormsHost<V128x4, Simd128x4>(device, queryNorms, referenceNorms, m, n, d); break;
         }
     }
 
@@ -123,8 +123,8 @@ public static partial class Knn
         switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: L1Host<Vector512<float>, Simd512>(device, q, m, r, n, dim, d); break;
-            case 1: L1Host<Vector256<float>, Simd256>(device, q, m, r, n, dim, d); break;
-            default: L1Host<Vector<float>, SimdVector>(device, q, m, r, n, dim, d); break;
+            case 1: L1Host<V256x2, Simd256x2>(device, q, m, r, n, dim, d); break;
+            default: L1Host<V128x4, Simd128x4>(device, q, m, r, n, dim, d); break;
         }
     }
 
@@ -290,8 +290,8 @@ public static partial class Knn
         switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: SelectTopKHost<Vector512<float>, Simd512>(device, distances, bestD, bestI, exclude, args); break;
-            case 1: SelectTopKHost<Vector256<float>, Simd256>(device, distances, bestD, bestI, exclude, args); break;
-            default: SelectTopKHost<Vector<float>, SimdVector>(device, distances, bestD, bestI, exclude, args); break;
+            case 1: SelectTopKHost<V256x2, Simd256x2>(device, distances, bestD, bestI, exclude, args); break;
+            default: SelectTopKHost<V128x4, Simd128x4>(device, distances, bestD, bestI, exclude, args); break;
         }
     }
 
@@ -347,16 +347,18 @@ public static partial class Knn
         list.Flush();
     }
 
-    /// <summary>A bit per lane of <paramref name="v"/> that is not above <paramref name="threshold"/> (or is NaN). The
-    /// <see cref="Vector{T}"/> path, which has no lane mask to extract, sets every lane's bit when any lane passes.</summary>
+    /// <summary>A bit per lane of <paramref name="v"/> that is not above <paramref name="threshold"/> (or is NaN). A width
+    /// with no lane mask to extract would set every lane's bit when any lane passes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint Candidates<TVec, TSimd>(TVec threshold, TVec v) where TVec : struct where TSimd : ISimd<TVec>
     {
         var above = TSimd.LessThan(threshold, v);
         if (typeof(TVec) == typeof(Vector512<float>))
             return ~(uint)Unsafe.As<TVec, Vector512<float>>(ref above).ExtractMostSignificantBits() & 0xFFFFu;
-        if (typeof(TVec) == typeof(Vector256<float>))
-            return ~Unsafe.As<TVec, Vector256<float>>(ref above).ExtractMostSignificantBits() & 0xFFu;
+        if (typeof(TVec) == typeof(V256x2))
+            return ~Simd256x2.Bits(Unsafe.As<TVec, V256x2>(ref above)) & 0xFFFFu;
+        if (typeof(TVec) == typeof(V128x4))
+            return ~Simd128x4.Bits(Unsafe.As<TVec, V128x4>(ref above)) & 0xFFFFu;
         int w = TSimd.Count;
         return TSimd.CountSet(above) == w ? 0u : w >= 32 ? ~0u : (1u << w) - 1;
     }

@@ -18,8 +18,8 @@ public static partial class MeanSquaredError
         switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: ForwardHost<Vector512<float>, Simd512>(device, prediction, target, rows, cols, rowLoss, loss, scale); break;
-            case 1: ForwardHost<Vector256<float>, Simd256>(device, prediction, target, rows, cols, rowLoss, loss, scale); break;
-            default: ForwardHost<Vector<float>, SimdVector>(device, prediction, target, rows, cols, rowLoss, loss, scale); break;
+            case 1: ForwardHost<V256x2, Simd256x2>(device, prediction, target, rows, cols, rowLoss, loss, scale); break;
+            default: ForwardHost<V128x4, Simd128x4>(device, prediction, target, rows, cols, rowLoss, loss, scale); break;
         }
     }
 

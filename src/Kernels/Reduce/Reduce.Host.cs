@@ -29,8 +29,8 @@ public static partial class Reduce
         switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: SumHost<Vector512<float>, Simd512, TTerm>(device, x, result, scale); break;
-            case 1: SumHost<Vector256<float>, Simd256, TTerm>(device, x, result, scale); break;
-            default: SumHost<Vector<float>, SimdVector, TTerm>(device, x, result, scale); break;
+            case 1: SumHost<V256x2, Simd256x2, TTerm>(device, x, result, scale); break;
+            default: SumHost<V128x4, Simd128x4, TTerm>(device, x, result, scale); break;
         }
     }
 
@@ -297,8 +297,8 @@ public static partial class Reduce
         switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: RowArgmaxHost<Vector512<float>, Simd512>(device, x, rows, cols, result, default); break;
-            case 1: RowArgmaxHost<Vector256<float>, Simd256>(device, x, rows, cols, result, default); break;
-            default: RowArgmaxHost<Vector<float>, SimdVector>(device, x, rows, cols, result, default); break;
+            case 1: RowArgmaxHost<V256x2, Simd256x2>(device, x, rows, cols, result, default); break;
+            default: RowArgmaxHost<V128x4, Simd128x4>(device, x, rows, cols, result, default); break;
         }
     }
 
@@ -308,8 +308,8 @@ public static partial class Reduce
         switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: RowArgmaxHost<Vector512<float>, Simd512>(device, logits, rows, cols, labels, count); break;
-            case 1: RowArgmaxHost<Vector256<float>, Simd256>(device, logits, rows, cols, labels, count); break;
-            default: RowArgmaxHost<Vector<float>, SimdVector>(device, logits, rows, cols, labels, count); break;
+            case 1: RowArgmaxHost<V256x2, Simd256x2>(device, logits, rows, cols, labels, count); break;
+            default: RowArgmaxHost<V128x4, Simd128x4>(device, logits, rows, cols, labels, count); break;
         }
     }
 

@@ -36,8 +36,8 @@ public static partial class SoftmaxCrossEntropy
         switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: ForwardHost<Vector512<float>, Simd512>(device, logits, labels, batch, classes, rowLoss, loss, correct); break;
-            case 1: ForwardHost<Vector256<float>, Simd256>(device, logits, labels, batch, classes, rowLoss, loss, correct); break;
-            default: ForwardHost<Vector<float>, SimdVector>(device, logits, labels, batch, classes, rowLoss, loss, correct); break;
+            case 1: ForwardHost<V256x2, Simd256x2>(device, logits, labels, batch, classes, rowLoss, loss, correct); break;
+            default: ForwardHost<V128x4, Simd128x4>(device, logits, labels, batch, classes, rowLoss, loss, correct); break;
         }
     }
 
@@ -47,8 +47,8 @@ public static partial class SoftmaxCrossEntropy
         switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: BackwardHost<Vector512<float>, Simd512>(device, logits, labels, batch, classes, dlogits, coefficient); break;
-            case 1: BackwardHost<Vector256<float>, Simd256>(device, logits, labels, batch, classes, dlogits, coefficient); break;
-            default: BackwardHost<Vector<float>, SimdVector>(device, logits, labels, batch, classes, dlogits, coefficient); break;
+            case 1: BackwardHost<V256x2, Simd256x2>(device, logits, labels, batch, classes, dlogits, coefficient); break;
+            default: BackwardHost<V128x4, Simd128x4>(device, logits, labels, batch, classes, dlogits, coefficient); break;
         }
     }
 
@@ -58,8 +58,8 @@ public static partial class SoftmaxCrossEntropy
         switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: SoftHost<Vector512<float>, Simd512>(device, student, teacher, batch, classes, temperature, rowLoss, loss, default, 0); break;
-            case 1: SoftHost<Vector256<float>, Simd256>(device, student, teacher, batch, classes, temperature, rowLoss, loss, default, 0); break;
-            default: SoftHost<Vector<float>, SimdVector>(device, student, teacher, batch, classes, temperature, rowLoss, loss, default, 0); break;
+            case 1: SoftHost<V256x2, Simd256x2>(device, student, teacher, batch, classes, temperature, rowLoss, loss, default, 0); break;
+            default: SoftHost<V128x4, Simd128x4>(device, student, teacher, batch, classes, temperature, rowLoss, loss, default, 0); break;
         }
     }
 
@@ -69,8 +69,8 @@ public static partial class SoftmaxCrossEntropy
         switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: SoftHost<Vector512<float>, Simd512>(device, student, teacher, batch, classes, temperature, default, default, dlogits, coefficient); break;
-            case 1: SoftHost<Vector256<float>, Simd256>(device, student, teacher, batch, classes, temperature, default, default, dlogits, coefficient); break;
-            default: SoftHost<Vector<float>, SimdVector>(device, student, teacher, batch, classes, temperature, default, default, dlogits, coefficient); break;
+            case 1: SoftHost<V256x2, Simd256x2>(device, student, teacher, batch, classes, temperature, default, default, dlogits, coefficient); break;
+            default: SoftHost<V128x4, Simd128x4>(device, student, teacher, batch, classes, temperature, default, default, dlogits, coefficient); break;
         }
     }
 
