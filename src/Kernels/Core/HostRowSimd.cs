@@ -10,7 +10,8 @@ namespace GpuNet.Kernels;
 /// float; comparison results are lane masks with all bits set or clear). Host ops write their loops once, generic over
 /// <c>(TVec, TSimd)</c>; the JIT specialises them per width, so there is no indirection at run time. The row ops use the
 /// 16-lane implementations <see cref="Simd512"/> (AVX-512), <see cref="Simd256x2"/> (AVX2+FMA) and <see cref="Simd128x4"/>
-/// (any hardware); the direct GEMM uses the native widths <see cref="Simd512"/>, <see cref="Simd256"/> and
+/// (any hardware); the direct GEMM and the k-NN L1 distances, whose sums never cross lanes, use the native widths
+/// <see cref="Simd512"/>, <see cref="Simd256"/> and
 /// <see cref="SimdVector"/>. <see cref="HostRowSimd"/> picks the widest one this processor accelerates.
 /// </summary>
 /// <remarks>

@@ -123,8 +123,10 @@ public static partial class Knn
         switch (width < 0 ? HostRowSimd.Width : width)
         {
             case 0: L1Host<Vector512<float>, Simd512>(device, q, m, r, n, dim, d); break;
-            case 1: L1Host<V256x2, Simd256x2>(device, q, m, r, n, dim, d); break;
-            default: L1Host<V128x4, Simd128x4>(device, q, m, r, n, dim, d); break;
+            // The native widths: a sum never crosses lanes here, and the 12 accumulators of the 16-lane types would not
+            // fit AVX2's 16 registers.
+            case 1: L1Host<Vector256<float>, Simd256>(device, q, m, r, n, dim, d); break;
+            default: L1Host<Vector<float>, SimdVector>(device, q, m, r, n, dim, d); break;
         }
     }
 
