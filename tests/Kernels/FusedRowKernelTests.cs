@@ -206,7 +206,7 @@ public class FusedRowKernelTests(DeviceFixture devices)
     {
         var device = devices.Get(spec);
         var shapes = device.LaunchesLikeGpu ? new[] { (1, 1), (9, 10), (2, 300) } : new[] { (1, 1), (9, 10), (17, 33), (2, 300) };
-        foreach (float temperature in new[] { 1f, 4f })
+        foreach (float temperature in device.LaunchesLikeGpu ? new[] { 4f } : new[] { 1f, 4f })
             foreach (var (batch, classes) in shapes)
             {
                 var s = Data.Uniform(batch * classes, batch + classes, -3f, 3f);

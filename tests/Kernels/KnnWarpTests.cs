@@ -116,7 +116,9 @@ public class KnnWarpTests(DeviceFixture devices)
         const int rows = 4, cols = 300;
         var block = Enumerable.Repeat(2.5f, rows * cols).ToArray();
         var exclude = new[] { 0, 7, -1, 299 };
-        foreach (int k in device.LaunchesLikeGpu ? new[] { 1, 257 } : new[] { 1, 31, 257 })
+        // (257 is more than a group of either accelerator holds threads; the GPU-shaped one, where each tied insertion costs
+        // milliseconds, stops at 40.)
+        foreach (int k in device.LaunchesLikeGpu ? new[] { 1, 40 } : new[] { 1, 31, 257 })
         {
             var (_, idx, _) = TopK(device, block, rows, cols, k, exclude, 64, threadPerRow: false);
             for (int r = 0; r < rows; r++)
@@ -300,7 +302,7 @@ public class KnnWarpTests(DeviceFixture devices)
         using var tr = Tensor.FromArray(device, refs, refs.Length);
         var options = new KnnSearchOptions { ReferenceChunk = 40, BlockFloats = 40 * 11 };
         foreach (var metric in new[] { KnnMetric.L2, KnnMetric.L1 })
-            foreach (int k in device.LaunchesLikeGpu && metric == KnnMetric.L1 ? new[] { 40 } : new[] { 1, 40 })
+            foreach (int k in device.LaunchesLikeGpu ? new[] { 40 } : new[] { 1, 40 })
             {
                 (float[] D, int[] I) Run(bool old)
                 {
