@@ -41,6 +41,7 @@ public class CheckCommandTests
                 "softmax-ce.soft-backward", "dropout.mask", "optim.sgd", "optim.sgd-momentum", "optim.adagrad", "optim.rmsprop",
                 "optim.adam", "optim.adamw", "proximal.soft-threshold", "reduce.sum", "reduce.argmax", "mse.forward", "gather.rows",
                 "augment.rotate", "knn.l2-distances", "knn.l1-distances", "knn.top-k", "knn.vote", "mlp.train",
+                "softmax-ce.fused-forward", "softmax-ce.fused-backward", "knn.top-k-warp",
             })
                 Assert.Contains(op, ops);
             // GEMM in all four transposes.

@@ -99,6 +99,86 @@ public class GemmTileTests(DeviceFixture devices)
         }
     }
 
+    // ---- every variant on both CPU accelerators, every edge size in every dimension -----------------------------------
+
+    // A Latin square of the edge sizes: m, n and k each take 1, 3, 17, 127 and 257 once (none a multiple of 8, 16, 32, 64
+    // or 128), so every tail of every tile meets a 257 and a 1 in each dimension without a 257³ product, which the
+    // GPU-shaped simulator would take minutes over.
+    private static readonly (int M, int N, int K)[] LatinEdges = [(1, 257, 17), (3, 127, 257), (17, 1, 127), (127, 3, 1), (257, 17, 3)];
+
+    /// <summary>The variants a device's groups can hold: kernel 2 (named "kernel2") and each generated tile, each also with
+    /// split-K for the tiles ("+split").</summary>
+    public static TheoryData<string, string> VariantsOnBothAccelerators()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (string spec in new[] { "ilgpu-cpu", Device.NvidiaShapedSpec })
+        {
+            // What each accelerator's groups hold (16 threads on the default one, 1,024 on the GPU-shaped one): the 128- and
+            // 256-thread tiles cannot launch on the default accelerator (Tiles_too_large_for_the_default_accelerator_are_refused).
+            int maxThreads = (spec == "ilgpu-cpu" ? ILGPU.Runtime.CPU.CPUDevice.Default : ILGPU.Runtime.CPU.CPUDevice.Nvidia).MaxNumThreadsPerGroup;
+            data.Add(spec, "kernel2");
+            foreach (var shape in Gemm.GeneratedTiles.Where(t => t.Threads <= maxThreads))
+            {
+                data.Add(spec, shape.Tile.ToString());
+                data.Add(spec, shape.Tile + "+split");
+            }
+        }
+        return data;
+    }
+
+    /// <summary>A split of depth <paramref name="k"/> into at most three chunks that are multiples of <paramref name="bk"/>;
+    /// null when the depth is too shallow for two.</summary>
+    private static (int Splits, int Chunk)? SplitFor(int k, int bk)
+    {
+        int splits = Math.Min(3, (k + bk - 1) / bk);
+        if (splits < 2) return null;
+        int chunk = ((k + splits - 1) / splits + bk - 1) / bk * bk;
+        splits = (k + chunk - 1) / chunk;
+        return splits >= 2 ? (splits, chunk) : null;
+    }
+
+    [Theory]
+    [MemberData(nameof(VariantsOnBothAccelerators))]
+    public void Every_variant_matches_float64_reference_at_every_edge_size_in_every_dimension(string spec, string variant)
+    {
+        var device = devices.Get(spec);
+        bool split = variant.EndsWith("+split", StringComparison.Ordinal);
+        GemmTile? tile = variant == "kernel2" ? null : Enum.Parse<GemmTile>(variant.Replace("+split", "", StringComparison.Ordinal));
+        int checkedShapes = 0, splitShapes = 0;
+        foreach (var ta in Both)
+            foreach (var tb in Both)
+                foreach (var (m, n, k) in LatinEdges)
+                {
+                    Call call;
+                    string what;
+                    if (tile is null)
+                    {
+                        call = (d, ta_, tb_, m_, n_, k_, al, a, b, be, c, bias, act) =>
+                            Gemm.RunTiled(d, ta_, tb_, m_, n_, k_, al, a, b, be, c, bias, act, Gemm.DefaultGroupShape(d));
+                        what = $"kernel 2 on {spec}";
+                    }
+                    else if (split)
+                    {
+                        var s = SplitFor(k, Gemm.TileShape(tile.Value).BK);
+                        if (s is null) continue; // too shallow to split: the plain tile covers it
+                        call = Generated(tile.Value, s.Value.Splits, s.Value.Chunk);
+                        what = $"{tile} split {s.Value.Splits}x{s.Value.Chunk} on {spec}";
+                        splitShapes++;
+                    }
+                    else
+                    {
+                        call = Generated(tile.Value);
+                        what = $"{tile} on {spec}";
+                    }
+                    // Alternate the epilogue so each shape meets both: beta·C read, or C full of NaN (beta 0) with bias + ReLU.
+                    bool fused = (m + (ta == Transpose.Yes ? 1 : 0) + (tb == Transpose.Yes ? 1 : 0)) % 2 == 0;
+                    Check(device, call, ta, tb, m, n, k, fused ? 0f : 0.5f, fused, fused, what);
+                    checkedShapes++;
+                }
+        Assert.True(checkedShapes >= (split ? 12 : 20), $"only {checkedShapes} shapes checked");
+        if (split) Assert.True(splitShapes >= 12, $"split-K ran on only {splitShapes} shapes");
+    }
+
     [Fact]
     public void Tiles_too_large_for_the_default_accelerator_are_refused()
     {

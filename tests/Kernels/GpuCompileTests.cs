@@ -68,9 +68,12 @@ public class GpuCompileTests(CompileContextFixture compiler) : IClassFixture<Com
         ["Augment.StageKernel"] = "cos.approx, ex2.approx, lg2.approx, sin.approx",
         ["SoftmaxCrossEntropy.BackwardKernel"] = "ex2.approx",
         ["SoftmaxCrossEntropy.BackwardSoftKernel"] = "ex2.approx",
+        ["SoftmaxCrossEntropy.BackwardSoftWarpKernel"] = "ex2.approx",
         ["SoftmaxCrossEntropy.BackwardWarpKernel"] = "ex2.approx",
+        ["SoftmaxCrossEntropy.ForwardBackwardWarpKernel"] = "ex2.approx, lg2.approx",
         ["SoftmaxCrossEntropy.ForwardKernel"] = "ex2.approx, lg2.approx",
         ["SoftmaxCrossEntropy.ForwardSoftKernel"] = "ex2.approx, lg2.approx",
+        ["SoftmaxCrossEntropy.ForwardSoftWarpKernel"] = "ex2.approx, lg2.approx",
         ["SoftmaxCrossEntropy.ForwardWarpKernel"] = "ex2.approx, lg2.approx",
     };
 

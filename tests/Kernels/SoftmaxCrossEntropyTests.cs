@@ -17,7 +17,7 @@ public class SoftmaxCrossEntropyTests(DeviceFixture devices)
     // float64 references
     // ---------------------------------------------------------------------------------------------------------------
 
-    private static double LogSumExp(ReadOnlySpan<double> z)
+    internal static double LogSumExp(ReadOnlySpan<double> z)
     {
         double m = double.NegativeInfinity;
         foreach (double v in z) m = Math.Max(m, v);
@@ -26,7 +26,7 @@ public class SoftmaxCrossEntropyTests(DeviceFixture devices)
         return m + Math.Log(s);
     }
 
-    private static double[] Softmax(ReadOnlySpan<double> z)
+    internal static double[] Softmax(ReadOnlySpan<double> z)
     {
         double lse = LogSumExp(z);
         var p = new double[z.Length];
@@ -34,10 +34,10 @@ public class SoftmaxCrossEntropyTests(DeviceFixture devices)
         return p;
     }
 
-    private static double[] ToDouble(float[] x) => x.Select(v => (double)v).ToArray();
+    internal static double[] ToDouble(float[] x) => x.Select(v => (double)v).ToArray();
 
     /// <summary>rowLoss[r] = logsumexp(z_r) - z_r[label_r]; NaN for a label outside [0, classes).</summary>
-    private static double[] HardRowLoss(double[] z, int[] labels, int batch, int classes)
+    internal static double[] HardRowLoss(double[] z, int[] labels, int batch, int classes)
     {
         var loss = new double[batch];
         for (int r = 0; r < batch; r++)
@@ -50,7 +50,7 @@ public class SoftmaxCrossEntropyTests(DeviceFixture devices)
     }
 
     /// <summary>rowLoss[r] = T²·Σ_c -softmax(t_r/T)[c]·log softmax(s_r/T)[c].</summary>
-    private static double[] SoftRowLoss(double[] s, double[] t, int batch, int classes, double temperature)
+    internal static double[] SoftRowLoss(double[] s, double[] t, int batch, int classes, double temperature)
     {
         var loss = new double[batch];
         for (int r = 0; r < batch; r++)
@@ -67,7 +67,7 @@ public class SoftmaxCrossEntropyTests(DeviceFixture devices)
     }
 
     /// <summary>The analytic gradient of scale·mean(rowLoss): scale·(softmax - onehot)/batch.</summary>
-    private static double[] HardGradient(double[] z, int[] labels, int batch, int classes, double scale)
+    internal static double[] HardGradient(double[] z, int[] labels, int batch, int classes, double scale)
     {
         var g = new double[z.Length];
         for (int r = 0; r < batch; r++)
@@ -80,7 +80,7 @@ public class SoftmaxCrossEntropyTests(DeviceFixture devices)
     }
 
     /// <summary>Central finite differences (float64) of <paramref name="loss"/> at <paramref name="x"/>.</summary>
-    private static double[] FiniteDifference(double[] x, Func<double[], double> loss, double h)
+    internal static double[] FiniteDifference(double[] x, Func<double[], double> loss, double h)
     {
         var g = new double[x.Length];
         var xp = (double[])x.Clone();

@@ -238,6 +238,22 @@ internal static class CheckCases
                 SoftmaxCrossEntropy.Backward(d, tz.View, lab.View, batch, classes, dz.View, scale: 0.7f);
                 return dz.ToArray();
             }));
+            // The fused forward + backward of the training step (one launch on CUDA and the CPU accelerators; the separate
+            // ops on the host engine): loss outputs and gradient in two rows, for their two tolerances.
+            float[] Fused(Device d, bool gradient)
+            {
+                using var tz = Tensor.FromArray(d, z, z.Length);
+                using var lab = d.Accelerator.Allocate1D(labels);
+                using var rowLoss = Tensor.Zeros(d, batch);
+                using var loss = Tensor.Zeros(d, 1);
+                using var correct = d.Accelerator.Allocate1D<int>(1);
+                using var dz = Tensor.FromArray(d, dz0, dz0.Length); // overwritten, not accumulated into
+                SoftmaxCrossEntropy.ForwardBackward(d, tz.View, lab.View, batch, classes, rowLoss.View, loss.View, correct.View, dz.View, scale: 0.7f);
+                return gradient ? dz.ToArray() : [.. rowLoss.ToArray(), .. loss.ToArray(), .. ToFloats(correct)];
+            }
+            cases.Add(new CheckCase("softmax-ce.fused-forward", shape + " hard",
+                lossTol with { Why = lossTol.Why + "; the correct count is an integer and must be equal" }, d => Fused(d, gradient: false)));
+            cases.Add(new CheckCase("softmax-ce.fused-backward", shape + " hard", gradTol, d => Fused(d, gradient: true)));
             var teacher = Uniform((long)batch * classes, 44, -10f, 10f);
             const float temperature = 2f;
             cases.Add(new CheckCase("softmax-ce.soft-forward", shape + " T=2", lossTol, d =>
@@ -553,6 +569,27 @@ internal static class CheckCases
                 using var skip = d.Accelerator.Allocate1D(exclude);
                 Knn.SelectTopK(d, first.View, queries, half, 0, k, bestD.View, bestI.View, merge: false, skip.View);
                 Knn.SelectTopK(d, second.View, queries, references - half, half, k, bestD.View, bestI.View, merge: true, skip.View);
+                return [.. bestD.ToArray(), .. ToFloats(bestI)];
+            }));
+
+            // The warp-per-query top-k (version 2), forced where the device would run version 1 (the plain ilgpu-cpu), with a
+            // list longer than a warp.
+            int kWide = Math.Max(k, 33);
+            cases.Add(new CheckCase("knn.top-k-warp", $"{queries}x{references} k={kWide}, two merged blocks",
+                Tolerance.Identical("a selection: the same distances give the same lists"), d =>
+            {
+                using var first = Tensor.FromArray(d, Columns(block, queries, references, 0, half), queries * half);
+                using var second = Tensor.FromArray(d, Columns(block, queries, references, half, references - half), queries * (references - half));
+                using var bestD = Tensor.Zeros(d, queries * kWide);
+                using var bestI = d.Accelerator.Allocate1D<int>((long)queries * kWide);
+                using var skip = d.Accelerator.Allocate1D(exclude);
+                Knn.ForceWarpTopK = true;
+                try
+                {
+                    Knn.SelectTopK(d, first.View, queries, half, 0, kWide, bestD.View, bestI.View, merge: false, skip.View);
+                    Knn.SelectTopK(d, second.View, queries, references - half, half, kWide, bestD.View, bestI.View, merge: true, skip.View);
+                }
+                finally { Knn.ForceWarpTopK = false; }
                 return [.. bestD.ToArray(), .. ToFloats(bestI)];
             }));
 

@@ -107,8 +107,7 @@ internal static class CheckTimings
         {
             sgd.ZeroGrad();
             var logits = model.Forward(xs);
-            loss.Forward(logits, labels.View);
-            model.Backward(loss.Backward(logits, labels.View));
+            model.Backward(loss.ForwardBackward(logits, labels.View));
             sgd.Step();
         }
         Step();

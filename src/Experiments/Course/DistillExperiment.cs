@@ -266,6 +266,7 @@ public sealed class DistillExperiment : ICourseExperiment
     private static double MeanSquare(Sequential model, CourseData data, int[] indices, Normalization normalization, int layer)
     {
         using var loader = CourseData.EvalLoader(data.Train, indices, normalization);
+        model.KeepOutput(layer);
         model.Eval();
         double sum = 0;
         long count = 0;

@@ -113,8 +113,7 @@ public sealed class NeighborLists : IDisposable
         Check(queries, (long)m * dim, nameof(queries));
         Check(references, (long)n * dim, nameof(references));
 
-        int chunk = Math.Max(1, Math.Min(n, options.ReferenceChunk));
-        int queryBlock = (int)Math.Clamp(options.BlockFloats / chunk, 1, Math.Max(1, m));
+        var (queryBlock, chunk) = BlockShape(Knn.QueriesToFill(device), m, n, options);
         var lists = new NeighborLists(device, metric, m, k);
         try
         {
@@ -190,6 +189,28 @@ public sealed class NeighborLists : IDisposable
     {
         Device.Synchronize();
         return (Distances.GetAsArray1D(), Indices.GetAsArray1D());
+    }
+
+    /// <summary>
+    /// Queries and references per distance block: <see cref="KnnSearchOptions.ReferenceChunk"/> references and as many
+    /// queries as <see cref="KnnSearchOptions.BlockFloats"/> leaves room for. On an ILGPU device, where the top-k gives each
+    /// query one warp, a block that would hold fewer queries than the device's resident warps (<paramref name="fill"/>,
+    /// <see cref="Knn.QueriesToFill"/>: 8,448 on a 132-multiprocessor GPU, against 2,048 from the defaults) takes that
+    /// many queries (at most <paramref name="m"/>) and proportionally fewer references, so the block stays within
+    /// <see cref="KnnSearchOptions.BlockFloats"/>. The lists do not depend on the block shape (the k smallest of a strict
+    /// order are one set).
+    /// </summary>
+    internal static (int Queries, int References) BlockShape(int fill, int m, int n, KnnSearchOptions options)
+    {
+        int chunk = Math.Max(1, Math.Min(n, options.ReferenceChunk));
+        int queryBlock = (int)Math.Clamp(options.BlockFloats / chunk, 1, Math.Max(1, m));
+        fill = Math.Min(fill, Math.Max(1, m));
+        if (fill > queryBlock)
+        {
+            queryBlock = fill;
+            chunk = (int)Math.Clamp(options.BlockFloats / queryBlock, 1, chunk);
+        }
+        return (queryBlock, chunk);
     }
 
     private static void Lap(Device device, Stopwatch clock, KnnTimings? timings, bool distance)

@@ -83,6 +83,23 @@ public sealed class Linear : Module
         return y;
     }
 
+    /// <summary>
+    /// The forward of this layer followed by ReLU in one GEMM launch (the ReLU in the GEMM's epilogue): returns
+    /// <c>max(x·Wᵀ + b, 0)</c>, the output of the ReLU after this layer, in this layer's output buffer; the pre-activation
+    /// is never written. <see cref="Sequential"/> calls it on ILGPU devices; <see cref="Backward"/> is unchanged (it needs
+    /// only the input).
+    /// </summary>
+    internal Tensor ForwardRelu(Tensor input)
+    {
+        CheckInput(input, InFeatures, ToString());
+        int batch = input.Dim(0);
+        _input = input;
+        var y = Buffer(ref _output, batch, OutFeatures);
+        Gemm.Run(Device, Transpose.No, Transpose.Yes, batch, OutFeatures, InFeatures, 1f, input.View, Weight.Value.View, 0f, y.View,
+            _bias is null ? default : _bias.Value.View, ActivationKind.Relu);
+        return y;
+    }
+
     /// <inheritdoc />
     public override Tensor? Backward(Tensor gradOutput, bool needInputGrad)
     {
@@ -136,7 +153,23 @@ public class ActivationModule : Module
         _input = input;
         var y = Buffer(ref _output, input.Dim(0), input.Dim(1));
         Activation.Forward(Device, Kind, input.View, y.View, Slope);
+        _y = y;
         return y;
+    }
+
+    // The output of the last forward: this module's buffer, or, after FusedInto, the Linear layer's (which holds it).
+    private Tensor? _y;
+
+    /// <summary>
+    /// Records that the layer before already applied this ReLU (<see cref="Linear.ForwardRelu"/>) and wrote
+    /// <paramref name="output"/>: the backward then uses it as both input and output, which gives ReLU's derivative exactly
+    /// (<c>y &gt; 0</c> exactly where <c>x &gt; 0</c>).
+    /// </summary>
+    internal void FusedInto(Tensor output)
+    {
+        if (Kind != ActivationKind.Relu) throw new InvalidOperationException($"only ReLU fuses into a Linear layer; this is {this}.");
+        _input = output;
+        _y = output;
     }
 
     /// <inheritdoc />
@@ -146,7 +179,7 @@ public class ActivationModule : Module
         var x = _input ?? throw new InvalidOperationException("Backward called before Forward.");
         var dx = Buffer(ref _inputGrad, x.Dim(0), x.Dim(1));
         dx.Clear();
-        Activation.Backward(Device, Kind, x.View, _output!.Rows(0, x.Dim(0)).View, gradOutput.View, dx.View, Slope);
+        Activation.Backward(Device, Kind, x.View, _y!.View, gradOutput.View, dx.View, Slope);
         return dx;
     }
 

@@ -46,6 +46,23 @@ public sealed class CrossEntropyLoss : IDisposable
         return g;
     }
 
+    /// <summary>
+    /// <see cref="Forward"/> then <see cref="Backward"/> for a training step, in one kernel launch where the device allows
+    /// (<see cref="SoftmaxCrossEntropy.ForwardBackward"/>): the mean loss and the correct count go to the slots as in
+    /// <see cref="Forward"/>, and the gradient of the mean loss times <paramref name="scale"/> is returned (owned by the
+    /// loss, as <see cref="Backward"/>'s).
+    /// </summary>
+    public Tensor ForwardBackward(Tensor logits, ArrayView<int> labels, ArrayView<float> loss = default, ArrayView<int> correct = default,
+        float scale = 1f)
+    {
+        int batch = logits.Dim(0), classes = logits.Dim(1);
+        var rowLoss = Buffers.Rows(_device, ref _rowLoss, batch);
+        var g = Buffers.Matrix(_device, ref _gradient, batch, classes);
+        SoftmaxCrossEntropy.ForwardBackward(_device, logits.View, labels, batch, classes, rowLoss.View,
+            loss.IsValid ? loss : _loss.View, correct.IsValid ? correct : _correct.View, g.View, scale);
+        return g;
+    }
+
     /// <summary>The mean loss of the last <see cref="Forward"/> that used the internal slot (a host round trip).</summary>
     public float ReadLoss()
     {

@@ -21,6 +21,7 @@ public sealed class Sequential : IDisposable
         if (modules.Length == 0) throw new ArgumentException("a model needs at least one module.", nameof(modules));
         _modules = modules;
         _outputs = new Tensor?[modules.Length];
+        _fused = new bool[modules.Length];
         Device = device;
         InputFeatures = inputFeatures;
         Seed = seed;
@@ -75,12 +76,53 @@ public sealed class Sequential : IDisposable
         foreach (var m in _modules) m.Train(false);
     }
 
-    /// <summary>Runs the layers on a <c>[batch, InputFeatures]</c> batch; the result is owned by the last layer.</summary>
+    /// <summary>
+    /// Runs the layers on a <c>[batch, InputFeatures]</c> batch; the result is owned by the last layer. On ILGPU devices a
+    /// <see cref="Linear"/> layer followed by <see cref="ReLU"/> runs as one GEMM launch with the ReLU in its epilogue
+    /// (the same values), unless <see cref="KeepOutput"/> asked for the Linear layer's own output.
+    /// </summary>
     public Tensor Forward(Tensor input)
     {
         var x = input;
-        for (int i = 0; i < _modules.Length; i++) _outputs[i] = x = _modules[i].Forward(x);
+        for (int i = 0; i < _modules.Length; i++)
+        {
+            if (FusesWithNext(i))
+            {
+                x = ((Linear)_modules[i]).ForwardRelu(x);
+                ((ActivationModule)_modules[i + 1]).FusedInto(x);
+                _outputs[i] = null; // its own output (before the ReLU) was never written
+                _fused[i] = true;
+                _outputs[++i] = x;
+                continue;
+            }
+            _fused[i] = false;
+            _outputs[i] = x = _modules[i].Forward(x);
+        }
         return x;
+    }
+
+    private readonly HashSet<int> _kept = [];
+    private bool[] _fused = [];
+
+    /// <summary>Tests set this (on their own thread) to run Linear and ReLU as two launches, as before the fusion.</summary>
+    [ThreadStatic]
+    internal static bool UnfusedRelu;
+
+    private bool FusesWithNext(int i) =>
+        !UnfusedRelu && !Linear.UnfusedBias && !Device.UsesHostEngine && i + 1 < _modules.Length && _modules[i] is Linear
+        && _modules[i + 1] is ActivationModule { Kind: Kernels.ActivationKind.Relu } && !_kept.Contains(i);
+
+    /// <summary>
+    /// Keeps layer <paramref name="module"/>'s own output available to <see cref="OutputOf"/> after each
+    /// <see cref="Forward"/>: a <see cref="Linear"/> layer followed by ReLU is then not fused with it (the fused launch never
+    /// writes the values before the ReLU). Distillation calls it for its feature layers.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">No layer has that index.</exception>
+    public void KeepOutput(int module)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(module);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(module, _modules.Length);
+        _kept.Add(module);
     }
 
     /// <summary>The number of features layer <paramref name="module"/> outputs per sample.</summary>
@@ -99,11 +141,16 @@ public sealed class Sequential : IDisposable
     /// a view owned by that layer and valid until its next call.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">No layer has that index.</exception>
-    /// <exception cref="InvalidOperationException">No forward pass has run yet.</exception>
+    /// <exception cref="InvalidOperationException">No forward pass has run yet, or the layer is a Linear layer whose
+    /// ReLU was fused into it (call <see cref="KeepOutput"/> first).</exception>
     public Tensor OutputOf(int module)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(module);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(module, _modules.Length);
+        if (_fused[module])
+            throw new InvalidOperationException(
+                $"layer {module} ({_modules[module]}) ran fused with the ReLU after it, so its own output was never written; " +
+                $"call KeepOutput({module}) before Forward.");
         return _outputs[module] ?? throw new InvalidOperationException("OutputOf called before Forward.");
     }
 

@@ -91,6 +91,8 @@ public sealed class DistillationObjective : ITrainingObjective, IDisposable
             {
                 CheckLayer(teacher, options.TeacherFeatures, "teacher");
                 CheckLayer(student, options.StudentFeatures, "student");
+                teacher.KeepOutput(options.TeacherFeatures);
+                student.KeepOutput(options.StudentFeatures);
                 int studentWidth = student.OutputFeaturesOf(options.StudentFeatures);
                 TeacherWidth = teacher.OutputFeaturesOf(options.TeacherFeatures);
                 Projection = new Sequential(student.Device, studentWidth, seed, new Linear(studentWidth, TeacherWidth));
@@ -150,8 +152,7 @@ public sealed class DistillationObjective : ITrainingObjective, IDisposable
         if (_featureSlots is null || step >= _steps) throw new InvalidOperationException("BeginEpoch must announce the epoch's steps first.");
         _teacher.Eval();
         var teacherLogits = _teacher.Forward(images);
-        _ce.Forward(logits, labels, loss, correct);
-        var gradient = _ce.Backward(logits, labels);
+        var gradient = _ce.ForwardBackward(logits, labels, loss, correct);
         if (_soft is not null)
         {
             _soft.Forward(logits, teacherLogits, _softSlots!.View.SubView(step, 1));

@@ -226,8 +226,7 @@ public sealed class Trainer : IDisposable
             _optimizer.ZeroGrad();
             if (_objective is null)
             {
-                _loss.Forward(logits, batch.Labels, lossSlot, correctSlot);
-                _model.Backward(_loss.Backward(logits, batch.Labels));
+                _model.Backward(_loss.ForwardBackward(logits, batch.Labels, lossSlot, correctSlot));
             }
             else
             {

@@ -91,26 +91,28 @@ public static partial class Gemm
     /// <summary>Kernel 3's write of one element: the epilogue into C, or with split-K the raw partial sum into the
     /// workspace (<c>work[split·m·n + row·n + col]</c>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Emit(ArrayView<float> c, ArrayView<float> bias, ArrayView<float> work, GemmArgs p, int split,
-        int row, int col, float acc)
+    private static void Emit(ArrayView<float> c, ArrayView<float> bias, ArrayView<float> rowNorms, ArrayView<float> work, GemmArgs p,
+        int split, int row, int col, float acc)
     {
         if (row >= p.M || col >= p.N) return;
         int idx = row * p.N + col;
         if (p.Splits > 1) work[split * p.M * p.N + idx] = acc;
-        else c[idx] = Finish(c, bias, p, idx, col, acc);
+        else c[idx] = Finish(c, bias, rowNorms, p, idx, row, col, acc);
     }
 
     /// <summary>Split-K's second launch: adds the partial sums of each element in split order (so the result depends on
     /// the shape and the split factor only) and applies the epilogue.</summary>
     [GpuKernel]
-    private static void SplitKReduceKernel(ArrayView<float> c, ArrayView<float> bias, ArrayView<float> work, GemmArgs p)
+    private static void SplitKReduceKernel(ArrayView<float> c, ArrayView<float> bias, ArrayView<float> rowNorms, ArrayView<float> work,
+        GemmArgs p)
     {
         int total = p.M * p.N;
         for (int idx = Grid.GlobalIndex.X; idx < total; idx += Grid.DimX * Group.DimX)
         {
             float acc = work[idx];
             for (int s = 1; s < p.Splits; s++) acc += work[s * total + idx];
-            c[idx] = Finish(c, bias, p, idx, idx % p.N, acc);
+            int row = idx / p.N;
+            c[idx] = Finish(c, bias, rowNorms, p, idx, row, idx - row * p.N, acc);
         }
     }
 
@@ -167,15 +169,15 @@ public static partial class Gemm
     /// none). Arguments are not validated: call <see cref="Validate"/> first.</summary>
     internal static void RunPlanned(Device device, GemmPlan plan, Transpose transA, Transpose transB, int m, int n, int k,
         float alpha, ArrayView<float> a, ArrayView<float> b, float beta, ArrayView<float> c,
-        ArrayView<float> bias, ActivationKind activation)
+        ArrayView<float> bias, ActivationKind activation, ArrayView<float> rowNorms = default)
     {
         if (m == 0 || n == 0) return;
         if (!plan.Generated)
         {
-            RunTiled(device, transA, transB, m, n, k, alpha, a, b, beta, c, bias, activation, DefaultGroupShape(device));
+            RunTiled(device, transA, transB, m, n, k, alpha, a, b, beta, c, bias, activation, DefaultGroupShape(device), 0, rowNorms);
             return;
         }
-        RunGenerated(device, plan.Tile, plan.Splits, plan.KChunk, transA, transB, m, n, k, alpha, a, b, beta, c, bias, activation);
+        RunGenerated(device, plan.Tile, plan.Splits, plan.KChunk, transA, transB, m, n, k, alpha, a, b, beta, c, bias, activation, rowNorms);
     }
 
     /// <summary>Runs kernel 3 with <paramref name="tile"/>, split into <paramref name="splits"/> depth ranges of
@@ -185,7 +187,7 @@ public static partial class Gemm
     /// the split does not cover the depth exactly.</exception>
     internal static void RunGenerated(Device device, GemmTile tile, int splits, int kChunk, Transpose transA, Transpose transB,
         int m, int n, int k, float alpha, ArrayView<float> a, ArrayView<float> b, float beta, ArrayView<float> c,
-        ArrayView<float> bias, ActivationKind activation)
+        ArrayView<float> bias, ActivationKind activation, ArrayView<float> rowNorms = default)
     {
         var shape = TileShape(tile);
         var acc = device.Accelerator;
@@ -201,14 +203,15 @@ public static partial class Gemm
         long cap = Math.Max(1L, (long)acc.NumMultiprocessors * Math.Max(1, acc.MaxNumThreadsPerMultiprocessor / shape.Threads) * 4);
         int groups = (int)Math.Clamp(jobs, 1, cap);
         var config = new KernelConfig(new Index1D(groups), new Index1D(shape.Threads));
-        var args = new GemmArgs(m, n, k, alpha, beta, transA, transB, shape.BK, bias.Length > 0, activation, splits, kChunk);
+        var args = Args(m, n, k, alpha, beta, transA, transB, shape.BK, bias, activation, rowNorms, splits, kChunk);
         var biasView = bias.Length > 0 ? bias : c;
+        var rowView = rowNorms.Length > 0 ? rowNorms : c;
         var work = splits > 1 ? device.Workspace((long)splits * m * n) : c;
-        LaunchGenerated(device, tile, config, a, b, c, biasView, work, args);
+        LaunchGenerated(device, tile, config, a, b, c, biasView, rowView, work, args);
         if (splits > 1)
         {
-            var reduce = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(SplitKReduceKernel);
-            reduce(device.Config1D((long)m * n), c, biasView, work, args);
+            var reduce = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(SplitKReduceKernel);
+            reduce(device.Config1D((long)m * n), c, biasView, rowView, work, args);
         }
         device.AfterLaunch();
     }

@@ -18,7 +18,7 @@ public static partial class Gemm
     // thread does 512 multiply-adds from 128 shared loads and issues 8 global loads.
     [GpuKernel]
     private static void Tile128x128x8Kernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
-        ArrayView<float> bias, ArrayView<float> work, GemmArgs p)
+        ArrayView<float> bias, ArrayView<float> rowNorms, ArrayView<float> work, GemmArgs p)
     {
         var sa = SharedMemory.Allocate<float>(2064);
         var sb = SharedMemory.Allocate<float>(2064);
@@ -194,14 +194,14 @@ public static partial class Gemm
             int s5 = col0 + tx + 80;
             int s6 = col0 + tx + 96;
             int s7 = col0 + tx + 112;
-            Emit(c, bias, work, p, split, r0, s0, c0_0); Emit(c, bias, work, p, split, r0, s1, c0_1); Emit(c, bias, work, p, split, r0, s2, c0_2); Emit(c, bias, work, p, split, r0, s3, c0_3); Emit(c, bias, work, p, split, r0, s4, c0_4); Emit(c, bias, work, p, split, r0, s5, c0_5); Emit(c, bias, work, p, split, r0, s6, c0_6); Emit(c, bias, work, p, split, r0, s7, c0_7);
-            Emit(c, bias, work, p, split, r1, s0, c1_0); Emit(c, bias, work, p, split, r1, s1, c1_1); Emit(c, bias, work, p, split, r1, s2, c1_2); Emit(c, bias, work, p, split, r1, s3, c1_3); Emit(c, bias, work, p, split, r1, s4, c1_4); Emit(c, bias, work, p, split, r1, s5, c1_5); Emit(c, bias, work, p, split, r1, s6, c1_6); Emit(c, bias, work, p, split, r1, s7, c1_7);
-            Emit(c, bias, work, p, split, r2, s0, c2_0); Emit(c, bias, work, p, split, r2, s1, c2_1); Emit(c, bias, work, p, split, r2, s2, c2_2); Emit(c, bias, work, p, split, r2, s3, c2_3); Emit(c, bias, work, p, split, r2, s4, c2_4); Emit(c, bias, work, p, split, r2, s5, c2_5); Emit(c, bias, work, p, split, r2, s6, c2_6); Emit(c, bias, work, p, split, r2, s7, c2_7);
-            Emit(c, bias, work, p, split, r3, s0, c3_0); Emit(c, bias, work, p, split, r3, s1, c3_1); Emit(c, bias, work, p, split, r3, s2, c3_2); Emit(c, bias, work, p, split, r3, s3, c3_3); Emit(c, bias, work, p, split, r3, s4, c3_4); Emit(c, bias, work, p, split, r3, s5, c3_5); Emit(c, bias, work, p, split, r3, s6, c3_6); Emit(c, bias, work, p, split, r3, s7, c3_7);
-            Emit(c, bias, work, p, split, r4, s0, c4_0); Emit(c, bias, work, p, split, r4, s1, c4_1); Emit(c, bias, work, p, split, r4, s2, c4_2); Emit(c, bias, work, p, split, r4, s3, c4_3); Emit(c, bias, work, p, split, r4, s4, c4_4); Emit(c, bias, work, p, split, r4, s5, c4_5); Emit(c, bias, work, p, split, r4, s6, c4_6); Emit(c, bias, work, p, split, r4, s7, c4_7);
-            Emit(c, bias, work, p, split, r5, s0, c5_0); Emit(c, bias, work, p, split, r5, s1, c5_1); Emit(c, bias, work, p, split, r5, s2, c5_2); Emit(c, bias, work, p, split, r5, s3, c5_3); Emit(c, bias, work, p, split, r5, s4, c5_4); Emit(c, bias, work, p, split, r5, s5, c5_5); Emit(c, bias, work, p, split, r5, s6, c5_6); Emit(c, bias, work, p, split, r5, s7, c5_7);
-            Emit(c, bias, work, p, split, r6, s0, c6_0); Emit(c, bias, work, p, split, r6, s1, c6_1); Emit(c, bias, work, p, split, r6, s2, c6_2); Emit(c, bias, work, p, split, r6, s3, c6_3); Emit(c, bias, work, p, split, r6, s4, c6_4); Emit(c, bias, work, p, split, r6, s5, c6_5); Emit(c, bias, work, p, split, r6, s6, c6_6); Emit(c, bias, work, p, split, r6, s7, c6_7);
-            Emit(c, bias, work, p, split, r7, s0, c7_0); Emit(c, bias, work, p, split, r7, s1, c7_1); Emit(c, bias, work, p, split, r7, s2, c7_2); Emit(c, bias, work, p, split, r7, s3, c7_3); Emit(c, bias, work, p, split, r7, s4, c7_4); Emit(c, bias, work, p, split, r7, s5, c7_5); Emit(c, bias, work, p, split, r7, s6, c7_6); Emit(c, bias, work, p, split, r7, s7, c7_7);
+            Emit(c, bias, rowNorms, work, p, split, r0, s0, c0_0); Emit(c, bias, rowNorms, work, p, split, r0, s1, c0_1); Emit(c, bias, rowNorms, work, p, split, r0, s2, c0_2); Emit(c, bias, rowNorms, work, p, split, r0, s3, c0_3); Emit(c, bias, rowNorms, work, p, split, r0, s4, c0_4); Emit(c, bias, rowNorms, work, p, split, r0, s5, c0_5); Emit(c, bias, rowNorms, work, p, split, r0, s6, c0_6); Emit(c, bias, rowNorms, work, p, split, r0, s7, c0_7);
+            Emit(c, bias, rowNorms, work, p, split, r1, s0, c1_0); Emit(c, bias, rowNorms, work, p, split, r1, s1, c1_1); Emit(c, bias, rowNorms, work, p, split, r1, s2, c1_2); Emit(c, bias, rowNorms, work, p, split, r1, s3, c1_3); Emit(c, bias, rowNorms, work, p, split, r1, s4, c1_4); Emit(c, bias, rowNorms, work, p, split, r1, s5, c1_5); Emit(c, bias, rowNorms, work, p, split, r1, s6, c1_6); Emit(c, bias, rowNorms, work, p, split, r1, s7, c1_7);
+            Emit(c, bias, rowNorms, work, p, split, r2, s0, c2_0); Emit(c, bias, rowNorms, work, p, split, r2, s1, c2_1); Emit(c, bias, rowNorms, work, p, split, r2, s2, c2_2); Emit(c, bias, rowNorms, work, p, split, r2, s3, c2_3); Emit(c, bias, rowNorms, work, p, split, r2, s4, c2_4); Emit(c, bias, rowNorms, work, p, split, r2, s5, c2_5); Emit(c, bias, rowNorms, work, p, split, r2, s6, c2_6); Emit(c, bias, rowNorms, work, p, split, r2, s7, c2_7);
+            Emit(c, bias, rowNorms, work, p, split, r3, s0, c3_0); Emit(c, bias, rowNorms, work, p, split, r3, s1, c3_1); Emit(c, bias, rowNorms, work, p, split, r3, s2, c3_2); Emit(c, bias, rowNorms, work, p, split, r3, s3, c3_3); Emit(c, bias, rowNorms, work, p, split, r3, s4, c3_4); Emit(c, bias, rowNorms, work, p, split, r3, s5, c3_5); Emit(c, bias, rowNorms, work, p, split, r3, s6, c3_6); Emit(c, bias, rowNorms, work, p, split, r3, s7, c3_7);
+            Emit(c, bias, rowNorms, work, p, split, r4, s0, c4_0); Emit(c, bias, rowNorms, work, p, split, r4, s1, c4_1); Emit(c, bias, rowNorms, work, p, split, r4, s2, c4_2); Emit(c, bias, rowNorms, work, p, split, r4, s3, c4_3); Emit(c, bias, rowNorms, work, p, split, r4, s4, c4_4); Emit(c, bias, rowNorms, work, p, split, r4, s5, c4_5); Emit(c, bias, rowNorms, work, p, split, r4, s6, c4_6); Emit(c, bias, rowNorms, work, p, split, r4, s7, c4_7);
+            Emit(c, bias, rowNorms, work, p, split, r5, s0, c5_0); Emit(c, bias, rowNorms, work, p, split, r5, s1, c5_1); Emit(c, bias, rowNorms, work, p, split, r5, s2, c5_2); Emit(c, bias, rowNorms, work, p, split, r5, s3, c5_3); Emit(c, bias, rowNorms, work, p, split, r5, s4, c5_4); Emit(c, bias, rowNorms, work, p, split, r5, s5, c5_5); Emit(c, bias, rowNorms, work, p, split, r5, s6, c5_6); Emit(c, bias, rowNorms, work, p, split, r5, s7, c5_7);
+            Emit(c, bias, rowNorms, work, p, split, r6, s0, c6_0); Emit(c, bias, rowNorms, work, p, split, r6, s1, c6_1); Emit(c, bias, rowNorms, work, p, split, r6, s2, c6_2); Emit(c, bias, rowNorms, work, p, split, r6, s3, c6_3); Emit(c, bias, rowNorms, work, p, split, r6, s4, c6_4); Emit(c, bias, rowNorms, work, p, split, r6, s5, c6_5); Emit(c, bias, rowNorms, work, p, split, r6, s6, c6_6); Emit(c, bias, rowNorms, work, p, split, r6, s7, c6_7);
+            Emit(c, bias, rowNorms, work, p, split, r7, s0, c7_0); Emit(c, bias, rowNorms, work, p, split, r7, s1, c7_1); Emit(c, bias, rowNorms, work, p, split, r7, s2, c7_2); Emit(c, bias, rowNorms, work, p, split, r7, s3, c7_3); Emit(c, bias, rowNorms, work, p, split, r7, s4, c7_4); Emit(c, bias, rowNorms, work, p, split, r7, s5, c7_5); Emit(c, bias, rowNorms, work, p, split, r7, s6, c7_6); Emit(c, bias, rowNorms, work, p, split, r7, s7, c7_7);
         }
     }
 
@@ -210,7 +210,7 @@ public static partial class Gemm
     // thread does 512 multiply-adds from 192 shared loads and issues 16 global loads.
     [GpuKernel]
     private static void Tile64x64x16Kernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
-        ArrayView<float> bias, ArrayView<float> work, GemmArgs p)
+        ArrayView<float> bias, ArrayView<float> rowNorms, ArrayView<float> work, GemmArgs p)
     {
         var sa = SharedMemory.Allocate<float>(2080);
         var sb = SharedMemory.Allocate<float>(2080);
@@ -494,14 +494,14 @@ public static partial class Gemm
             int s1 = col0 + tx + 16;
             int s2 = col0 + tx + 32;
             int s3 = col0 + tx + 48;
-            Emit(c, bias, work, p, split, r0, s0, c0_0); Emit(c, bias, work, p, split, r0, s1, c0_1); Emit(c, bias, work, p, split, r0, s2, c0_2); Emit(c, bias, work, p, split, r0, s3, c0_3);
-            Emit(c, bias, work, p, split, r1, s0, c1_0); Emit(c, bias, work, p, split, r1, s1, c1_1); Emit(c, bias, work, p, split, r1, s2, c1_2); Emit(c, bias, work, p, split, r1, s3, c1_3);
-            Emit(c, bias, work, p, split, r2, s0, c2_0); Emit(c, bias, work, p, split, r2, s1, c2_1); Emit(c, bias, work, p, split, r2, s2, c2_2); Emit(c, bias, work, p, split, r2, s3, c2_3);
-            Emit(c, bias, work, p, split, r3, s0, c3_0); Emit(c, bias, work, p, split, r3, s1, c3_1); Emit(c, bias, work, p, split, r3, s2, c3_2); Emit(c, bias, work, p, split, r3, s3, c3_3);
-            Emit(c, bias, work, p, split, r4, s0, c4_0); Emit(c, bias, work, p, split, r4, s1, c4_1); Emit(c, bias, work, p, split, r4, s2, c4_2); Emit(c, bias, work, p, split, r4, s3, c4_3);
-            Emit(c, bias, work, p, split, r5, s0, c5_0); Emit(c, bias, work, p, split, r5, s1, c5_1); Emit(c, bias, work, p, split, r5, s2, c5_2); Emit(c, bias, work, p, split, r5, s3, c5_3);
-            Emit(c, bias, work, p, split, r6, s0, c6_0); Emit(c, bias, work, p, split, r6, s1, c6_1); Emit(c, bias, work, p, split, r6, s2, c6_2); Emit(c, bias, work, p, split, r6, s3, c6_3);
-            Emit(c, bias, work, p, split, r7, s0, c7_0); Emit(c, bias, work, p, split, r7, s1, c7_1); Emit(c, bias, work, p, split, r7, s2, c7_2); Emit(c, bias, work, p, split, r7, s3, c7_3);
+            Emit(c, bias, rowNorms, work, p, split, r0, s0, c0_0); Emit(c, bias, rowNorms, work, p, split, r0, s1, c0_1); Emit(c, bias, rowNorms, work, p, split, r0, s2, c0_2); Emit(c, bias, rowNorms, work, p, split, r0, s3, c0_3);
+            Emit(c, bias, rowNorms, work, p, split, r1, s0, c1_0); Emit(c, bias, rowNorms, work, p, split, r1, s1, c1_1); Emit(c, bias, rowNorms, work, p, split, r1, s2, c1_2); Emit(c, bias, rowNorms, work, p, split, r1, s3, c1_3);
+            Emit(c, bias, rowNorms, work, p, split, r2, s0, c2_0); Emit(c, bias, rowNorms, work, p, split, r2, s1, c2_1); Emit(c, bias, rowNorms, work, p, split, r2, s2, c2_2); Emit(c, bias, rowNorms, work, p, split, r2, s3, c2_3);
+            Emit(c, bias, rowNorms, work, p, split, r3, s0, c3_0); Emit(c, bias, rowNorms, work, p, split, r3, s1, c3_1); Emit(c, bias, rowNorms, work, p, split, r3, s2, c3_2); Emit(c, bias, rowNorms, work, p, split, r3, s3, c3_3);
+            Emit(c, bias, rowNorms, work, p, split, r4, s0, c4_0); Emit(c, bias, rowNorms, work, p, split, r4, s1, c4_1); Emit(c, bias, rowNorms, work, p, split, r4, s2, c4_2); Emit(c, bias, rowNorms, work, p, split, r4, s3, c4_3);
+            Emit(c, bias, rowNorms, work, p, split, r5, s0, c5_0); Emit(c, bias, rowNorms, work, p, split, r5, s1, c5_1); Emit(c, bias, rowNorms, work, p, split, r5, s2, c5_2); Emit(c, bias, rowNorms, work, p, split, r5, s3, c5_3);
+            Emit(c, bias, rowNorms, work, p, split, r6, s0, c6_0); Emit(c, bias, rowNorms, work, p, split, r6, s1, c6_1); Emit(c, bias, rowNorms, work, p, split, r6, s2, c6_2); Emit(c, bias, rowNorms, work, p, split, r6, s3, c6_3);
+            Emit(c, bias, rowNorms, work, p, split, r7, s0, c7_0); Emit(c, bias, rowNorms, work, p, split, r7, s1, c7_1); Emit(c, bias, rowNorms, work, p, split, r7, s2, c7_2); Emit(c, bias, rowNorms, work, p, split, r7, s3, c7_3);
         }
     }
 
@@ -510,7 +510,7 @@ public static partial class Gemm
     // thread does 512 multiply-adds from 128 shared loads and issues 32 global loads.
     [GpuKernel]
     private static void Tile32x32x8Kernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
-        ArrayView<float> bias, ArrayView<float> work, GemmArgs p)
+        ArrayView<float> bias, ArrayView<float> rowNorms, ArrayView<float> work, GemmArgs p)
     {
         var sa = SharedMemory.Allocate<float>(528);
         var sb = SharedMemory.Allocate<float>(528);
@@ -782,28 +782,29 @@ public static partial class Gemm
             int s5 = col0 + tx + 20;
             int s6 = col0 + tx + 24;
             int s7 = col0 + tx + 28;
-            Emit(c, bias, work, p, split, r0, s0, c0_0); Emit(c, bias, work, p, split, r0, s1, c0_1); Emit(c, bias, work, p, split, r0, s2, c0_2); Emit(c, bias, work, p, split, r0, s3, c0_3); Emit(c, bias, work, p, split, r0, s4, c0_4); Emit(c, bias, work, p, split, r0, s5, c0_5); Emit(c, bias, work, p, split, r0, s6, c0_6); Emit(c, bias, work, p, split, r0, s7, c0_7);
-            Emit(c, bias, work, p, split, r1, s0, c1_0); Emit(c, bias, work, p, split, r1, s1, c1_1); Emit(c, bias, work, p, split, r1, s2, c1_2); Emit(c, bias, work, p, split, r1, s3, c1_3); Emit(c, bias, work, p, split, r1, s4, c1_4); Emit(c, bias, work, p, split, r1, s5, c1_5); Emit(c, bias, work, p, split, r1, s6, c1_6); Emit(c, bias, work, p, split, r1, s7, c1_7);
-            Emit(c, bias, work, p, split, r2, s0, c2_0); Emit(c, bias, work, p, split, r2, s1, c2_1); Emit(c, bias, work, p, split, r2, s2, c2_2); Emit(c, bias, work, p, split, r2, s3, c2_3); Emit(c, bias, work, p, split, r2, s4, c2_4); Emit(c, bias, work, p, split, r2, s5, c2_5); Emit(c, bias, work, p, split, r2, s6, c2_6); Emit(c, bias, work, p, split, r2, s7, c2_7);
-            Emit(c, bias, work, p, split, r3, s0, c3_0); Emit(c, bias, work, p, split, r3, s1, c3_1); Emit(c, bias, work, p, split, r3, s2, c3_2); Emit(c, bias, work, p, split, r3, s3, c3_3); Emit(c, bias, work, p, split, r3, s4, c3_4); Emit(c, bias, work, p, split, r3, s5, c3_5); Emit(c, bias, work, p, split, r3, s6, c3_6); Emit(c, bias, work, p, split, r3, s7, c3_7);
-            Emit(c, bias, work, p, split, r4, s0, c4_0); Emit(c, bias, work, p, split, r4, s1, c4_1); Emit(c, bias, work, p, split, r4, s2, c4_2); Emit(c, bias, work, p, split, r4, s3, c4_3); Emit(c, bias, work, p, split, r4, s4, c4_4); Emit(c, bias, work, p, split, r4, s5, c4_5); Emit(c, bias, work, p, split, r4, s6, c4_6); Emit(c, bias, work, p, split, r4, s7, c4_7);
-            Emit(c, bias, work, p, split, r5, s0, c5_0); Emit(c, bias, work, p, split, r5, s1, c5_1); Emit(c, bias, work, p, split, r5, s2, c5_2); Emit(c, bias, work, p, split, r5, s3, c5_3); Emit(c, bias, work, p, split, r5, s4, c5_4); Emit(c, bias, work, p, split, r5, s5, c5_5); Emit(c, bias, work, p, split, r5, s6, c5_6); Emit(c, bias, work, p, split, r5, s7, c5_7);
-            Emit(c, bias, work, p, split, r6, s0, c6_0); Emit(c, bias, work, p, split, r6, s1, c6_1); Emit(c, bias, work, p, split, r6, s2, c6_2); Emit(c, bias, work, p, split, r6, s3, c6_3); Emit(c, bias, work, p, split, r6, s4, c6_4); Emit(c, bias, work, p, split, r6, s5, c6_5); Emit(c, bias, work, p, split, r6, s6, c6_6); Emit(c, bias, work, p, split, r6, s7, c6_7);
-            Emit(c, bias, work, p, split, r7, s0, c7_0); Emit(c, bias, work, p, split, r7, s1, c7_1); Emit(c, bias, work, p, split, r7, s2, c7_2); Emit(c, bias, work, p, split, r7, s3, c7_3); Emit(c, bias, work, p, split, r7, s4, c7_4); Emit(c, bias, work, p, split, r7, s5, c7_5); Emit(c, bias, work, p, split, r7, s6, c7_6); Emit(c, bias, work, p, split, r7, s7, c7_7);
+            Emit(c, bias, rowNorms, work, p, split, r0, s0, c0_0); Emit(c, bias, rowNorms, work, p, split, r0, s1, c0_1); Emit(c, bias, rowNorms, work, p, split, r0, s2, c0_2); Emit(c, bias, rowNorms, work, p, split, r0, s3, c0_3); Emit(c, bias, rowNorms, work, p, split, r0, s4, c0_4); Emit(c, bias, rowNorms, work, p, split, r0, s5, c0_5); Emit(c, bias, rowNorms, work, p, split, r0, s6, c0_6); Emit(c, bias, rowNorms, work, p, split, r0, s7, c0_7);
+            Emit(c, bias, rowNorms, work, p, split, r1, s0, c1_0); Emit(c, bias, rowNorms, work, p, split, r1, s1, c1_1); Emit(c, bias, rowNorms, work, p, split, r1, s2, c1_2); Emit(c, bias, rowNorms, work, p, split, r1, s3, c1_3); Emit(c, bias, rowNorms, work, p, split, r1, s4, c1_4); Emit(c, bias, rowNorms, work, p, split, r1, s5, c1_5); Emit(c, bias, rowNorms, work, p, split, r1, s6, c1_6); Emit(c, bias, rowNorms, work, p, split, r1, s7, c1_7);
+            Emit(c, bias, rowNorms, work, p, split, r2, s0, c2_0); Emit(c, bias, rowNorms, work, p, split, r2, s1, c2_1); Emit(c, bias, rowNorms, work, p, split, r2, s2, c2_2); Emit(c, bias, rowNorms, work, p, split, r2, s3, c2_3); Emit(c, bias, rowNorms, work, p, split, r2, s4, c2_4); Emit(c, bias, rowNorms, work, p, split, r2, s5, c2_5); Emit(c, bias, rowNorms, work, p, split, r2, s6, c2_6); Emit(c, bias, rowNorms, work, p, split, r2, s7, c2_7);
+            Emit(c, bias, rowNorms, work, p, split, r3, s0, c3_0); Emit(c, bias, rowNorms, work, p, split, r3, s1, c3_1); Emit(c, bias, rowNorms, work, p, split, r3, s2, c3_2); Emit(c, bias, rowNorms, work, p, split, r3, s3, c3_3); Emit(c, bias, rowNorms, work, p, split, r3, s4, c3_4); Emit(c, bias, rowNorms, work, p, split, r3, s5, c3_5); Emit(c, bias, rowNorms, work, p, split, r3, s6, c3_6); Emit(c, bias, rowNorms, work, p, split, r3, s7, c3_7);
+            Emit(c, bias, rowNorms, work, p, split, r4, s0, c4_0); Emit(c, bias, rowNorms, work, p, split, r4, s1, c4_1); Emit(c, bias, rowNorms, work, p, split, r4, s2, c4_2); Emit(c, bias, rowNorms, work, p, split, r4, s3, c4_3); Emit(c, bias, rowNorms, work, p, split, r4, s4, c4_4); Emit(c, bias, rowNorms, work, p, split, r4, s5, c4_5); Emit(c, bias, rowNorms, work, p, split, r4, s6, c4_6); Emit(c, bias, rowNorms, work, p, split, r4, s7, c4_7);
+            Emit(c, bias, rowNorms, work, p, split, r5, s0, c5_0); Emit(c, bias, rowNorms, work, p, split, r5, s1, c5_1); Emit(c, bias, rowNorms, work, p, split, r5, s2, c5_2); Emit(c, bias, rowNorms, work, p, split, r5, s3, c5_3); Emit(c, bias, rowNorms, work, p, split, r5, s4, c5_4); Emit(c, bias, rowNorms, work, p, split, r5, s5, c5_5); Emit(c, bias, rowNorms, work, p, split, r5, s6, c5_6); Emit(c, bias, rowNorms, work, p, split, r5, s7, c5_7);
+            Emit(c, bias, rowNorms, work, p, split, r6, s0, c6_0); Emit(c, bias, rowNorms, work, p, split, r6, s1, c6_1); Emit(c, bias, rowNorms, work, p, split, r6, s2, c6_2); Emit(c, bias, rowNorms, work, p, split, r6, s3, c6_3); Emit(c, bias, rowNorms, work, p, split, r6, s4, c6_4); Emit(c, bias, rowNorms, work, p, split, r6, s5, c6_5); Emit(c, bias, rowNorms, work, p, split, r6, s6, c6_6); Emit(c, bias, rowNorms, work, p, split, r6, s7, c6_7);
+            Emit(c, bias, rowNorms, work, p, split, r7, s0, c7_0); Emit(c, bias, rowNorms, work, p, split, r7, s1, c7_1); Emit(c, bias, rowNorms, work, p, split, r7, s2, c7_2); Emit(c, bias, rowNorms, work, p, split, r7, s3, c7_3); Emit(c, bias, rowNorms, work, p, split, r7, s4, c7_4); Emit(c, bias, rowNorms, work, p, split, r7, s5, c7_5); Emit(c, bias, rowNorms, work, p, split, r7, s6, c7_6); Emit(c, bias, rowNorms, work, p, split, r7, s7, c7_7);
         }
     }
 
     private static void LaunchGenerated(Device device, GemmTile tile, KernelConfig config, ArrayView<float> a,
-        ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, ArrayView<float> work, GemmArgs p)
+        ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, ArrayView<float> rowNorms, ArrayView<float> work,
+        GemmArgs p)
     {
         var kernel = tile switch
         {
-            GemmTile.Tile128x128x8 => device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(Tile128x128x8Kernel),
-            GemmTile.Tile64x64x16 => device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(Tile64x64x16Kernel),
-            GemmTile.Tile32x32x8 => device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(Tile32x32x8Kernel),
+            GemmTile.Tile128x128x8 => device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(Tile128x128x8Kernel),
+            GemmTile.Tile64x64x16 => device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(Tile64x64x16Kernel),
+            GemmTile.Tile32x32x8 => device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(Tile32x32x8Kernel),
             _ => throw new ArgumentOutOfRangeException(nameof(tile), tile, "not a generated tile"),
         };
-        kernel(config, a, b, c, bias, work, p);
+        kernel(config, a, b, c, bias, rowNorms, work, p);
     }
 }
 

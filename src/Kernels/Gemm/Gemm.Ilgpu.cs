@@ -7,7 +7,7 @@ namespace GpuNet.Kernels;
 /// <remarks>Indices are <c>int</c>: <see cref="Gemm.Validate"/> guarantees every matrix has at most
 /// <see cref="int.MaxValue"/> elements, so no offset overflows.</remarks>
 internal readonly struct GemmArgs(int m, int n, int k, float alpha, float beta, Transpose transA, Transpose transB, int tileK,
-    bool hasBias = false, ActivationKind activation = ActivationKind.Identity, int splits = 1, int kChunk = 0)
+    bool hasBias = false, ActivationKind activation = ActivationKind.Identity, int splits = 1, int kChunk = 0, bool distance = false)
 {
     public readonly int M = m;
     public readonly int N = n;
@@ -24,6 +24,9 @@ internal readonly struct GemmArgs(int m, int n, int k, float alpha, float beta, 
     public readonly int HasBias = hasBias ? 1 : 0;
     /// <summary>1 when the epilogue applies ReLU (<c>x &gt; 0 ? x : 0</c>, as <see cref="ReluOp"/>) last.</summary>
     public readonly int Relu = activation == ActivationKind.Relu ? 1 : 0;
+    /// <summary>1 for the squared-distance epilogue of k-NN: <c>max((rowNorms[row] + bias[col]) + alpha·acc, 0)</c>, the bias
+    /// holding the column norms; NaN stays NaN. <see cref="HasBias"/> and <see cref="Relu"/> are then 0.</summary>
+    public readonly int Distance = distance ? 1 : 0;
     /// <summary>Kernel 3: how many slices the depth is split into (split-K); above 1 each writes raw partial sums to a
     /// workspace that <see cref="Gemm"/>'s reduce kernel adds up in order and finishes with the epilogue.</summary>
     public readonly int Splits = splits;
@@ -56,7 +59,8 @@ public static partial class Gemm
     // baseline the tiled kernel is tested against.
     // -------------------------------------------------------------------------------------------------------------
     [GpuKernel]
-    private static void SimpleKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmArgs p)
+    private static void SimpleKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias,
+        ArrayView<float> rowNorms, GemmArgs p)
     {
         // op(A)[i, q] = a[i·aRow + q·aDepth] and op(B)[q, j] = b[q·bDepth + j·bCol]: the transpose is only a choice of strides.
         int aRow = p.TransA == 0 ? p.K : 1;
@@ -72,7 +76,7 @@ public static partial class Gemm
             float sum = 0f;
             for (int q = 0; q < p.K; q++)
                 sum += a[i * aRow + q * aDepth] * b[q * bDepth + j * bCol];
-            c[idx] = Finish(c, bias, p, idx, j, sum);
+            c[idx] = Finish(c, bias, rowNorms, p, idx, i, j, sum);
         }
     }
 
@@ -96,7 +100,8 @@ public static partial class Gemm
     // Run still uses kernel 2 on ilgpu-cpu, because that device exists to test the code that GPUs run.
     // -------------------------------------------------------------------------------------------------------------
     [GpuKernel]
-    private static void TiledKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmArgs p)
+    private static void TiledKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias,
+        ArrayView<float> rowNorms, GemmArgs p)
     {
         int tx = Group.IdxX;
         int ty = Group.IdxY;
@@ -174,27 +179,37 @@ public static partial class Gemm
 
             int r0 = row0 + ty, r1 = r0 + groupY, r2 = r1 + groupY, r3 = r2 + groupY;
             int s0 = col0 + tx, s1 = s0 + groupX, s2 = s1 + groupX, s3 = s2 + groupX;
-            Store(c, bias, p, r0, s0, c00); Store(c, bias, p, r0, s1, c01); Store(c, bias, p, r0, s2, c02); Store(c, bias, p, r0, s3, c03);
-            Store(c, bias, p, r1, s0, c10); Store(c, bias, p, r1, s1, c11); Store(c, bias, p, r1, s2, c12); Store(c, bias, p, r1, s3, c13);
-            Store(c, bias, p, r2, s0, c20); Store(c, bias, p, r2, s1, c21); Store(c, bias, p, r2, s2, c22); Store(c, bias, p, r2, s3, c23);
-            Store(c, bias, p, r3, s0, c30); Store(c, bias, p, r3, s1, c31); Store(c, bias, p, r3, s2, c32); Store(c, bias, p, r3, s3, c33);
+            Store(c, bias, rowNorms, p, r0, s0, c00); Store(c, bias, rowNorms, p, r0, s1, c01); Store(c, bias, rowNorms, p, r0, s2, c02); Store(c, bias, rowNorms, p, r0, s3, c03);
+            Store(c, bias, rowNorms, p, r1, s0, c10); Store(c, bias, rowNorms, p, r1, s1, c11); Store(c, bias, rowNorms, p, r1, s2, c12); Store(c, bias, rowNorms, p, r1, s3, c13);
+            Store(c, bias, rowNorms, p, r2, s0, c20); Store(c, bias, rowNorms, p, r2, s1, c21); Store(c, bias, rowNorms, p, r2, s2, c22); Store(c, bias, rowNorms, p, r2, s3, c23);
+            Store(c, bias, rowNorms, p, r3, s0, c30); Store(c, bias, rowNorms, p, r3, s1, c31); Store(c, bias, rowNorms, p, r3, s2, c32); Store(c, bias, rowNorms, p, r3, s3, c33);
         }
     }
 
     /// <summary>The epilogue of every kernel for one element inside C: <c>C = f(alpha·acc + beta·C + bias[col])</c>, f ReLU
-    /// or the identity; C is not read when beta is 0, the bias only when there is one.</summary>
-    private static void Store(ArrayView<float> c, ArrayView<float> bias, GemmArgs p, int row, int col, float acc)
+    /// or the identity; C is not read when beta is 0, the bias only when there is one (and k-NN's distance epilogue, see
+    /// <see cref="Finish"/>).</summary>
+    private static void Store(ArrayView<float> c, ArrayView<float> bias, ArrayView<float> rowNorms, GemmArgs p, int row, int col, float acc)
     {
         if (row >= p.M || col >= p.N) return;
         int idx = row * p.N + col;
-        c[idx] = Finish(c, bias, p, idx, col, acc);
+        c[idx] = Finish(c, bias, rowNorms, p, idx, row, col, acc);
     }
 
-    /// <summary>The value the epilogue writes at <paramref name="idx"/> (column <paramref name="col"/>) for the sum
-    /// <paramref name="acc"/>, in the order of the unfused ops: scale, add beta·C, add the bias, then ReLU.</summary>
-    private static float Finish(ArrayView<float> c, ArrayView<float> bias, GemmArgs p, int idx, int col, float acc)
+    /// <summary>The value the epilogue writes at <paramref name="idx"/> (row <paramref name="row"/>, column
+    /// <paramref name="col"/>) for the sum <paramref name="acc"/>, in the order of the unfused ops: scale, add beta·C, add
+    /// the bias, then ReLU. With <see cref="GemmArgs.Distance"/>, k-NN's squared distance in the order of the unfused
+    /// norms pass: <c>(rowNorms[row] + bias[col]) + v</c>, then below 0 (only rounding makes it) set to 0, as a compare
+    /// that keeps NaN.</summary>
+    private static float Finish(ArrayView<float> c, ArrayView<float> bias, ArrayView<float> rowNorms, GemmArgs p, int idx, int row,
+        int col, float acc)
     {
         float v = p.Beta == 0f ? p.Alpha * acc : p.Alpha * acc + p.Beta * c[idx];
+        if (p.Distance != 0)
+        {
+            float d = (rowNorms[row] + bias[col]) + v;
+            return 0f > d ? 0f : d;
+        }
         if (p.HasBias != 0) v += bias[col];
         if (p.Relu != 0) v = v > 0f ? v : 0f;
         return v;
@@ -228,6 +243,14 @@ public static partial class Gemm
         return depth;
     }
 
+    /// <summary>The kernels' arguments: with <paramref name="rowNorms"/> (not empty) the distance epilogue, the bias then
+    /// holding the column norms.</summary>
+    private static GemmArgs Args(int m, int n, int k, float alpha, float beta, Transpose transA, Transpose transB, int tileK,
+        ArrayView<float> bias, ActivationKind activation, ArrayView<float> rowNorms, int splits = 1, int kChunk = 0) =>
+        rowNorms.Length > 0
+            ? new GemmArgs(m, n, k, alpha, beta, transA, transB, tileK, false, ActivationKind.Identity, splits, kChunk, distance: true)
+            : new GemmArgs(m, n, k, alpha, beta, transA, transB, tileK, bias.Length > 0, activation, splits, kChunk);
+
     private static int SharedFloats(GemmGroupShape group, int depth) =>
         depth * (group.Y * RegRows + 1) + depth * (group.X * RegCols + 1);
 
@@ -240,12 +263,12 @@ public static partial class Gemm
     /// <summary>Runs the simple kernel with the epilogue: an empty <paramref name="bias"/> means none.</summary>
     internal static void RunSimple(Device device, Transpose transA, Transpose transB, int m, int n, int k,
         float alpha, ArrayView<float> a, ArrayView<float> b, float beta, ArrayView<float> c,
-        ArrayView<float> bias, ActivationKind activation)
+        ArrayView<float> bias, ActivationKind activation, ArrayView<float> rowNorms = default)
     {
         if (m == 0 || n == 0) return;
-        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(SimpleKernel);
-        kernel(device.Config1D((long)m * n), a, b, c, bias.Length > 0 ? bias : c,
-            new GemmArgs(m, n, k, alpha, beta, transA, transB, 0, bias.Length > 0, activation));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(SimpleKernel);
+        kernel(device.Config1D((long)m * n), a, b, c, bias.Length > 0 ? bias : c, rowNorms.Length > 0 ? rowNorms : c,
+            Args(m, n, k, alpha, beta, transA, transB, 0, bias, activation, rowNorms));
         device.AfterLaunch();
     }
 
@@ -262,7 +285,7 @@ public static partial class Gemm
     /// <summary>Runs kernel 2 with the epilogue: an empty <paramref name="bias"/> means none.</summary>
     internal static void RunTiled(Device device, Transpose transA, Transpose transB, int m, int n, int k,
         float alpha, ArrayView<float> a, ArrayView<float> b, float beta, ArrayView<float> c,
-        ArrayView<float> bias, ActivationKind activation, GemmGroupShape group, int tileDepth = 0)
+        ArrayView<float> bias, ActivationKind activation, GemmGroupShape group, int tileDepth = 0, ArrayView<float> rowNorms = default)
     {
         if (group.X < 1 || group.Y < 1 || group.Threads > device.Accelerator.MaxNumThreadsPerGroup)
             throw new ArgumentOutOfRangeException(nameof(group), group,
@@ -278,9 +301,9 @@ public static partial class Gemm
         int groups = (int)Math.Clamp(tiles, 1, cap);
         var config = new KernelConfig(new Index2D(groups, 1), new Index2D(group.X, group.Y),
             SharedMemoryConfig.RequestDynamic<float>(SharedFloats(group, depth)));
-        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(TiledKernel);
-        kernel(config, a, b, c, bias.Length > 0 ? bias : c,
-            new GemmArgs(m, n, k, alpha, beta, transA, transB, depth, bias.Length > 0, activation));
+        var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(TiledKernel);
+        kernel(config, a, b, c, bias.Length > 0 ? bias : c, rowNorms.Length > 0 ? rowNorms : c,
+            Args(m, n, k, alpha, beta, transA, transB, depth, bias, activation, rowNorms));
         device.AfterLaunch();
     }
 }

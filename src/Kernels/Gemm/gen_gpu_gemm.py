@@ -37,7 +37,7 @@ def variant(w, name, bm, bn, bk, tm, tn):
     w(f"    // thread does {bk * tm * tn} multiply-adds from {bk * (tm + tn)} shared loads and issues {la + lb} global loads.")
     w("    [GpuKernel]")
     w(f"    private static void {name}Kernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,")
-    w("        ArrayView<float> bias, ArrayView<float> work, GemmArgs p)")
+    w("        ArrayView<float> bias, ArrayView<float> rowNorms, ArrayView<float> work, GemmArgs p)")
     w("    {")
     w(f"{i}var sa = SharedMemory.Allocate<float>({2 * half_a});")
     w(f"{i}var sb = SharedMemory.Allocate<float>({2 * half_b});")
@@ -116,7 +116,7 @@ def variant(w, name, bm, bn, bk, tm, tn):
     for s in range(tn):
         w(f"{j}int s{s} = col0 + tx + {s * tx};")
     for r in range(tm):
-        w(j + " ".join(f"Emit(c, bias, work, p, split, r{r}, s{s}, c{r}_{s});" for s in range(tn)))
+        w(j + " ".join(f"Emit(c, bias, rowNorms, work, p, split, r{r}, s{s}, c{r}_{s});" for s in range(tn)))
     w(f"{i}}}")
     w("    }")
     w("")
@@ -142,15 +142,16 @@ def main():
     for v in VARIANTS:
         variant(w, *v)
     w("    private static void LaunchGenerated(Device device, GemmTile tile, KernelConfig config, ArrayView<float> a,")
-    w("        ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, ArrayView<float> work, GemmArgs p)")
+    w("        ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, ArrayView<float> rowNorms, ArrayView<float> work,")
+    w("        GemmArgs p)")
     w("    {")
     w("        var kernel = tile switch")
     w("        {")
     for name, *_ in VARIANTS:
-        w(f"            GemmTile.{name} => device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>({name}Kernel),")
+        w(f"            GemmTile.{name} => device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>({name}Kernel),")
     w("            _ => throw new ArgumentOutOfRangeException(nameof(tile), tile, \"not a generated tile\"),")
     w("        };")
-    w("        kernel(config, a, b, c, bias, work, p);")
+    w("        kernel(config, a, b, c, bias, rowNorms, work, p);")
     w("    }")
     w("}")
     w("")

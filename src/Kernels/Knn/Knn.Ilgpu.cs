@@ -135,7 +135,8 @@ public static partial class Knn
     }
 
     // ---------------------------------------------------------------------------------------------------------------
-    // Top-k: one thread per row keeps the row's sorted list in the output views. A candidate is first compared with the
+    // Top-k, version 1 (version 2, one warp per row, is in Knn.Warp.cs and runs on devices that launch like a GPU
+    // wherever a warp's list fits in shared memory, except on OpenCL): one thread per row keeps the row's sorted list in the output views. A candidate is first compared with the
     // list's last entry (the threshold), which rejects almost every column once the list is full; an accepted one is
     // inserted by moving the larger entries down one slot. Simple, and cheap next to the distance block it reads.
     // ---------------------------------------------------------------------------------------------------------------
@@ -269,6 +270,12 @@ public static partial class Knn
     private static void SelectTopKIlgpu(Device device, ArrayView<float> distances, ArrayView<float> bestD, ArrayView<int> bestI,
         ArrayView<int> exclude, TopKArgs args)
     {
+        int warps = TopKWarps(device, args.K);
+        if (warps > 0)
+        {
+            SelectTopKWarp(device, distances, bestD, bestI, exclude, args, warps);
+            return;
+        }
         var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, TopKArgs>(TopKKernel);
         kernel(device.Config1D(args.Rows), distances, bestD, bestI, exclude, args);
         device.AfterLaunch();

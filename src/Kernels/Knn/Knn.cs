@@ -24,6 +24,11 @@ public enum KnnWeights
 /// </remarks>
 public static partial class Knn
 {
+    /// <summary>Tests set this (on their own thread) to add the norms in their own pass after the GEMM, as before the norms
+    /// moved into the GEMM's epilogue, to compare the two.</summary>
+    [ThreadStatic]
+    internal static bool UnfusedNorms;
+
     /// <summary>Computes <c>norms[r] = Σ_c x[r·cols + c]²</c> for every row <c>r &lt; rows</c>.</summary>
     /// <param name="device">The device both views live on.</param>
     /// <param name="x">The rows, <c>rows · cols</c> elements.</param>
@@ -51,7 +56,7 @@ public static partial class Knn
     /// <c>distances[i·n + j] = max(queryNorms[i] + referenceNorms[j] − 2·Σ_p queries[i·dim + p]·references[j·dim + p], 0)</c>
     /// for <c>i &lt; m</c>, <c>j &lt; n</c>: the product by <see cref="Gemm.Run(Device, Transpose, Transpose, int, int, int, float, ArrayView{float}, ArrayView{float}, float, ArrayView{float})"/> (<c>C = −2·Q·Rᵀ</c>), then the norms are
     /// added (<c>(queryNorms[i] + referenceNorms[j]) + C[i, j]</c>) and negative results, which only rounding makes, set
-    /// to 0. The norms are normally those of <see cref="RowSquaredNorms"/>. In float32 the expansion loses about
+    /// to 0. On ILGPU devices the addition and the clamp are the GEMM's epilogue (one launch, the same arithmetic). The norms are normally those of <see cref="RowSquaredNorms"/>. In float32 the expansion loses about
     /// <c>|q|²·2⁻²³</c> to cancellation, which is what every GEMM-based k-NN (scikit-learn's, FAISS's) accepts.
     /// </summary>
     /// <param name="device">The device all views live on.</param>
@@ -75,9 +80,21 @@ public static partial class Knn
         Check.Device(device, queryNorms, nameof(queryNorms));
         Check.Device(device, referenceNorms, nameof(referenceNorms));
         if (m == 0 || n == 0) return;
-        Gemm.Run(device, Transpose.No, Transpose.Yes, m, n, dim, -2f, queries, references, 0f, distances);
-        if (device.UsesHostEngine) AddNormsHost(device, queryNorms, referenceNorms, m, n, distances);
-        else AddNormsIlgpu(device, queryNorms, referenceNorms, m, n, distances);
+        if (device.UsesHostEngine)
+        {
+            Gemm.Run(device, Transpose.No, Transpose.Yes, m, n, dim, -2f, queries, references, 0f, distances);
+            AddNormsHost(device, queryNorms, referenceNorms, m, n, distances);
+            return;
+        }
+        if (UnfusedNorms)
+        {
+            Gemm.Run(device, Transpose.No, Transpose.Yes, m, n, dim, -2f, queries, references, 0f, distances);
+            AddNormsIlgpu(device, queryNorms, referenceNorms, m, n, distances);
+            return;
+        }
+        // One launch (two with split-K): the norms and the clamp ride in the GEMM's epilogue, in the same order.
+        Gemm.RunPlanned(device, Gemm.Plan(device, m, n, dim), Transpose.No, Transpose.Yes, m, n, dim, -2f, queries, references, 0f,
+            distances, referenceNorms, ActivationKind.Identity, queryNorms);
     }
 
     /// <summary>

@@ -226,6 +226,13 @@ public static partial class Reduce
 
     private static void RowArgmaxIlgpu(Device device, ArrayView<float> x, int rows, int cols, ArrayView<int> result)
     {
+        if (!ForceGroupRows && UsesWarpRows(device, cols))
+        {
+            var warp = device.Kernel<ArrayView<float>, int, int, ArrayView<int>>(RowArgmaxWarpKernel);
+            warp(WarpRowConfig(device, rows), x, rows, cols, result);
+            device.AfterLaunch();
+            return;
+        }
         int group = RowGroupSize(device, cols);
         var kernel = device.Kernel<ArrayView<float>, int, int, ArrayView<int>>(RowArgmaxKernel);
         kernel(RowConfig(device, rows, group, 2), x, rows, cols, result);
@@ -235,7 +242,12 @@ public static partial class Reduce
     private static void CountCorrectIlgpu(Device device, ArrayView<float> logits, ArrayView<int> labels, int rows, int cols, ArrayView<int> count)
     {
         count.AsDense().MemSetToZero(device.Accelerator.DefaultStream);
-        if (rows > 0)
+        if (rows > 0 && !ForceGroupRows && UsesWarpRows(device, cols))
+        {
+            var warp = device.Kernel<ArrayView<float>, ArrayView<int>, int, int, ArrayView<int>>(CountCorrectWarpKernel);
+            warp(WarpRowConfig(device, rows), logits, labels, rows, cols, count);
+        }
+        else if (rows > 0)
         {
             int group = RowGroupSize(device, cols);
             var kernel = device.Kernel<ArrayView<float>, ArrayView<int>, int, int, ArrayView<int>>(CountCorrectKernel);

@@ -7,7 +7,8 @@ namespace GpuNet.Kernels;
 public static partial class SoftmaxCrossEntropy
 {
     // Version 1: one group per row, grid-stride over rows (see the class remarks for why); version 2 (one warp per row,
-    // SoftmaxCrossEntropy.Warp.cs) replaces it up to 1,024 classes. Within a row, thread t handles columns
+    // SoftmaxCrossEntropy.Warp.cs for hard labels, SoftmaxCrossEntropy.Fused.cs for soft targets and the fused forward
+    // and backward) replaces it up to 1,024 classes. Within a row, thread t handles columns
     // t, t + DimX, ...; the row's max/argmax and sums are folded with the group helpers of Reduce, which need 2 floats of
     // shared memory per thread. Every loop over rows is uniform across the group, so the barriers inside are safe.
     private const int SharedPerThread = 2;
@@ -160,6 +161,11 @@ public static partial class SoftmaxCrossEntropy
     private static void ForwardSoftIlgpu(Device device, ArrayView<float> student, ArrayView<float> teacher, int batch, int classes,
         float temperature, ArrayView<float> rowLoss)
     {
+        if (!ForceGroupKernels && UsesWarpKernels(device, classes))
+        {
+            ForwardSoftWarp(device, student, teacher, batch, classes, temperature, rowLoss);
+            return;
+        }
         int group = Reduce.RowGroupSize(device, classes);
         var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, int, int, float, ArrayView<float>>(ForwardSoftKernel);
         kernel(Reduce.RowConfig(device, batch, group, SharedPerThread), student, teacher, batch, classes, temperature, rowLoss);
@@ -169,6 +175,11 @@ public static partial class SoftmaxCrossEntropy
     private static void BackwardSoftIlgpu(Device device, ArrayView<float> student, ArrayView<float> teacher, int batch, int classes,
         float temperature, ArrayView<float> dlogits, float coefficient)
     {
+        if (!ForceGroupKernels && UsesWarpKernels(device, classes))
+        {
+            BackwardSoftWarp(device, student, teacher, batch, classes, temperature, dlogits, coefficient);
+            return;
+        }
         int group = Reduce.RowGroupSize(device, classes);
         var kernel = device.Kernel<ArrayView<float>, ArrayView<float>, int, int, float, ArrayView<float>, float>(BackwardSoftKernel);
         kernel(Reduce.RowConfig(device, batch, group, SharedPerThread), student, teacher, batch, classes, temperature, dlogits, coefficient);

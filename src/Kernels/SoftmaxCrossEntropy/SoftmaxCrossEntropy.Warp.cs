@@ -20,43 +20,11 @@ public static partial class SoftmaxCrossEntropy
     // -------------------------------------------------------------------------------------------------------------
 
     /// <summary>The widest row the warp kernels take.</summary>
-    internal const int WarpRowLimit = 1024;
+    internal const int WarpRowLimit = Reduce.WarpRowLimit;
 
-    /// <summary>The row's winner by <see cref="Reduce.Beats"/> (largest value, NaN first, lowest index on ties), on every
-    /// lane of the warp.</summary>
-    private static (float Value, int Index) WarpRowArgmax(ArrayView<float> x, long offset, int cols)
-    {
-        float best = float.NegativeInfinity;
-        int bestIndex = cols;
-        for (int c = Warp.LaneIdx; c < cols; c += Warp.WarpSize)
-        {
-            float v = x[offset + c];
-            if (Reduce.Beats(v, c, best, bestIndex))
-            {
-                best = v;
-                bestIndex = c;
-            }
-        }
-        for (int mask = Warp.WarpSize / 2; mask > 0; mask >>= 1)
-        {
-            float v = Warp.ShuffleXor(best, mask);
-            int i = Warp.ShuffleXor(bestIndex, mask);
-            if (Reduce.Beats(v, i, best, bestIndex))
-            {
-                best = v;
-                bestIndex = i;
-            }
-        }
-        return (best, bestIndex);
-    }
+    private static (float Value, int Index) WarpRowArgmax(ArrayView<float> x, long offset, int cols) => Reduce.WarpRowArgmax(x, offset, cols);
 
-    /// <summary>The sum of every lane's <paramref name="value"/>, on every lane.</summary>
-    private static float WarpSum(float value)
-    {
-        for (int mask = Warp.WarpSize / 2; mask > 0; mask >>= 1)
-            value += Warp.ShuffleXor(value, mask);
-        return value;
-    }
+    private static float WarpSum(float value) => Reduce.WarpSum(value);
 
     [GpuKernel(NeedsSubGroups = true)]
     private static void ForwardWarpKernel(ArrayView<float> logits, ArrayView<int> labels, int rows, int cols, ArrayView<float> rowLoss,
@@ -111,23 +79,12 @@ public static partial class SoftmaxCrossEntropy
         }
     }
 
-    /// <summary>Whether the hard-label ops run the warp kernels on <paramref name="device"/> for rows of
-    /// <paramref name="classes"/>: up to <see cref="WarpRowLimit"/> classes, on CUDA and the CPU accelerators (OpenCL
-    /// shuffles need sub-groups, which ILGPU does not assume).</summary>
-    internal static bool UsesWarpKernels(Device device, int classes) =>
-        classes <= WarpRowLimit && device.Kind != DeviceKind.OpenCL && device.Accelerator.WarpSize >= 1
-        && device.GroupSize % device.Accelerator.WarpSize == 0;
+    /// <summary>Whether the row ops run the warp kernels on <paramref name="device"/> for rows of
+    /// <paramref name="classes"/> (<see cref="Reduce.UsesWarpRows"/>: up to <see cref="WarpRowLimit"/> classes, on CUDA
+    /// and the CPU accelerators).</summary>
+    internal static bool UsesWarpKernels(Device device, int classes) => Reduce.UsesWarpRows(device, classes);
 
-    /// <summary>A launch of the warp kernels: groups of the device's group size (whole warps), one warp per row.</summary>
-    private static KernelConfig WarpRowConfig(Device device, int rows)
-    {
-        var a = device.Accelerator;
-        int group = device.GroupSize;
-        int warps = group / a.WarpSize;
-        long groups = (rows + warps - 1) / warps;
-        long cap = Math.Max(1, (long)a.NumMultiprocessors * Math.Max(1, a.MaxNumThreadsPerMultiprocessor / group) * 4);
-        return new KernelConfig(new Index1D((int)Math.Clamp(groups, 1, cap)), new Index1D(group));
-    }
+    private static KernelConfig WarpRowConfig(Device device, int rows) => Reduce.WarpRowConfig(device, rows);
 
     private static void ForwardWarp(Device device, ArrayView<float> logits, ArrayView<int> labels, int batch, int classes,
         ArrayView<float> rowLoss, ArrayView<int> correct)

@@ -90,6 +90,56 @@ public static partial class SoftmaxCrossEntropy
     }
 
     /// <summary>
+    /// <see cref="Forward"/> and <see cref="Backward"/> in one call, for a training step: writes <c>rowLoss</c>,
+    /// <c>loss[0]</c> and <c>correct[0]</c> as <see cref="Forward"/> does and <em>writes</em> (does not accumulate)
+    /// <c>dlogits[r·classes + c] = scale · (softmax(z_r)[c] - [c = label_r]) / batch</c>. On CUDA and the CPU accelerators,
+    /// for up to 1,024 classes and a batch that one group's warps take (1,024 rows in a 256-thread group), it is one launch
+    /// that computes each row's max and sum once for both; elsewhere (the host engine, OpenCL, larger batches) it runs the
+    /// two ops. A label outside <c>[0, classes)</c> gives NaN in its row's loss and gradient, as the separate ops do.
+    /// </summary>
+    /// <param name="device">The device the views live on.</param>
+    /// <param name="logits">Logits <c>z</c>, row-major <c>[batch × classes]</c>.</param>
+    /// <param name="labels">Class index of each row, <c>batch</c> elements.</param>
+    /// <param name="batch">Number of rows, at least 1.</param>
+    /// <param name="classes">Number of classes, at least 1.</param>
+    /// <param name="rowLoss">Output, <c>batch</c> elements: each row's loss.</param>
+    /// <param name="loss">Output, one element: the mean loss.</param>
+    /// <param name="correct">Output, one element: the number of rows predicted correctly.</param>
+    /// <param name="dlogits">Output, row-major <c>[batch × classes]</c>: the gradient of <c>scale · loss</c>; must not
+    /// overlap <paramref name="logits"/>.</param>
+    /// <param name="scale">Weight of this loss; finite.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> or <paramref name="classes"/> is not positive, or <paramref name="scale"/> is not finite.</exception>
+    /// <exception cref="ArgumentException">A view has the wrong length or lives on another device.</exception>
+    public static void ForwardBackward(Device device, ArrayView<float> logits, ArrayView<int> labels, int batch, int classes,
+        ArrayView<float> rowLoss, ArrayView<float> loss, ArrayView<int> correct, ArrayView<float> dlogits, float scale = 1f)
+    {
+        CheckLogits(device, logits, batch, classes, nameof(logits));
+        CheckLabels(device, labels, batch);
+        CheckLossOutputs(device, rowLoss, loss, batch);
+        Check.Length(correct, 1, nameof(correct));
+        Reduce.CheckDevice(device, correct, nameof(correct));
+        CheckLogits(device, dlogits, batch, classes, nameof(dlogits));
+        Check.Finite(scale, nameof(scale));
+        float coefficient = scale / batch;
+        if (device.UsesHostEngine)
+        {
+            ForwardHost(device, logits, labels, batch, classes, rowLoss, loss, correct);
+            device.Clear(dlogits);
+            BackwardHost(device, logits, labels, batch, classes, dlogits, coefficient);
+            return;
+        }
+        if (FusesForwardBackward(device, batch, classes))
+        {
+            ForwardBackwardFused(device, logits, labels, batch, classes, rowLoss, loss, correct, dlogits, coefficient);
+            return;
+        }
+        ForwardIlgpu(device, logits, labels, batch, classes, rowLoss, correct);
+        Reduce.MeanOrSum(device, rowLoss, loss, 1f / batch);
+        device.Clear(dlogits);
+        BackwardIlgpu(device, logits, labels, batch, classes, dlogits, coefficient);
+    }
+
+    /// <summary>
     /// Soft-target (distillation) forward at temperature <c>T</c>, with student logits <c>s</c> and teacher logits <c>t</c>:
     /// <c>q_r = softmax(t_r / T)</c>, <c>p_r = softmax(s_r / T)</c>,
     /// <c>rowLoss[r] = T² · Σ_c -q_r[c] · log p_r[c]</c> (the cross-entropy of the student's softened distribution against
