@@ -15,6 +15,7 @@ internal readonly struct One : IRowCount { public static int Rows => 1; }
 internal readonly struct Two : IRowCount { public static int Rows => 2; }
 internal readonly struct Three : IRowCount { public static int Rows => 3; }
 internal readonly struct Four : IRowCount { public static int Rows => 4; }
+internal readonly struct Eight : IRowCount { public static int Rows => 8; }
 
 /// <summary>Which algorithm the host engine's GEMM uses; tests and benchmarks force one to compare them on the same shapes.</summary>
 internal enum HostGemmPath
@@ -37,15 +38,12 @@ public static partial class Gemm
     // op(B) is copied once into a scratch panel with rows padded to whole vectors (zeros in the padding), so the inner
     // loop only makes full-width loads whatever the transposes (B is read in place when it is not transposed and its
     // rows are whole 16-float units already); op(A) is read in place through two strides. C is computed
-    // in blocks of 4 rows × 2 vectors (8 accumulators: per depth step 2 loads of B, 4 broadcasts of A and 8 FMAs), or
-    // 4 rows × 1 vector for the last 16 columns (with even and odd depth steps in separate accumulators), and the 1 to 3
-    // rows past a multiple of 4 as one block of that many rows.
+    // in blocks of 4 rows × 2 vectors (8 accumulators: per depth step 2 loads of B, 4 broadcasts of A and 8 FMAs), and
+    // on AVX-512, where the padded width can be an odd number of vectors, 8 rows × 1 vector for the last 16 columns.
     //
-    // Determinism: each element of C is summed over the whole depth in a fixed order (one accumulator, or the even and
-    // odd steps in two, added at the end), then scaled once, whatever the thread count; threads take disjoint row
-    // ranges. Which order an element gets depends on its column's 16-column unit, not on the vector width, and every
-    // multiply-add is fused, so the bits are the same on every SIMD width too. The choice between the paths depends
-    // on the shape only.
+    // Determinism: each element of C is one chain of fused multiply-adds over the whole depth in order, then scaled
+    // once, whatever the thread count (threads take disjoint row ranges) and whatever the SIMD width (the block shapes
+    // only decide which elements are computed together). The choice between the paths depends on the shape only.
 
     /// <summary>C at most this wide, or this tall, always takes the direct path (a 10-class layer's output, and its weight
     /// gradient, where each element of op(B) is used only 10 times and packing it would cost as much as the product).</summary>
@@ -154,31 +152,43 @@ public static partial class Gemm
         public int M, N, K, Ldb, RowStride, DepthStride;
         public float Alpha, Beta;
 
-        /// <summary>Rows [i0, i1) of C: blocks of 4 rows, then one block of the 1 to 3 rows left.</summary>
+        /// <summary>
+        /// Rows [i0, i1) of C. The columns in pairs of vectors (<see cref="Block2{TR}"/>, 4 rows at a time), and a last single
+        /// vector where the padded width is an odd number of vectors (only on AVX-512: the width is padded to 16 columns)
+        /// 8 rows at a time (<see cref="Block1{TR}"/>, 8 independent chains, enough to hide the FMA latency); then the 1 to
+        /// 7 rows left as one block.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Rows(int i0, int i1)
         {
+            int w = TSimd.Count, pairsEnd = Ldb / (2 * w) * (2 * w);
+            bool single = pairsEnd < Ldb;
             int i = i0;
-            for (; i + 4 <= i1; i += 4) Columns<Four>(i);
-            switch (i1 - i)
+            for (; i + 8 <= i1; i += 8)
             {
-                case 3: Columns<Three>(i); break;
-                case 2: Columns<Two>(i); break;
-                case 1: Columns<One>(i); break;
+                for (int j = 0; j < pairsEnd; j += 2 * w) { Block2<Four>(i, j); Block2<Four>(i + 4, j); }
+                if (single) Block1<Eight>(i, pairsEnd);
+            }
+            int left = i1 - i;
+            if (left >= 4)
+            {
+                for (int j = 0; j < pairsEnd; j += 2 * w) Block2<Four>(i, j);
+                if (single) Block1<Four>(i, pairsEnd);
+                i += 4;
+                left -= 4;
+            }
+            switch (left)
+            {
+                case 3: Pairs<Three>(i, pairsEnd); if (single) Block1<Three>(i, pairsEnd); break;
+                case 2: Pairs<Two>(i, pairsEnd); if (single) Block1<Two>(i, pairsEnd); break;
+                case 1: Pairs<One>(i, pairsEnd); if (single) Block1<One>(i, pairsEnd); break;
             }
         }
 
-        // The columns go in units of 16 whatever the width, so that each element of C is summed the same way on every
-        // processor: whole pairs of units (32 columns) with one accumulator per element (Block2), and a last single unit
-        // with even and odd depth steps apart (Block1). A width narrower than 16 covers a unit in 16/w calls, which
-        // changes how many registers one call holds, not an element's arithmetic.
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private readonly void Columns<TR>(int i) where TR : struct, IRowCount
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private readonly void Pairs<TR>(int i, int pairsEnd) where TR : struct, IRowCount
         {
-            int w = TSimd.Count, j = 0;
-            for (; j + 32 <= Ldb; j += 32)
-                for (int u = j; u < j + 32; u += 2 * w) Block2<TR>(i, u);
-            for (; j < Ldb; j += w) Block1<TR>(i, j);
+            for (int j = 0; j < pairsEnd; j += 2 * TSimd.Count) Block2<TR>(i, j);
         }
 
         // R rows × 2 vectors. The row count is a type, so the JIT drops the unused rows' code and keeps the accumulators
@@ -208,42 +218,38 @@ public static partial class Gemm
             if (r > 3) { Store(i + 3, j, c30); Store(i + 3, j + w, c31); }
         }
 
-        // R rows × 1 vector (the last columns, and all of a 10-column C). With one vector per row there would be only R
-        // independent FMA chains, too few to hide the FMA latency, so even and odd depth steps go to separate
-        // accumulators, added at the end: a fixed order, the same on every thread count.
+        // R (up to 8) rows × 1 vector: the last 16 columns on AVX-512 (all of a 10-column C). One chain per row, as in
+        // Block2, so that each element is summed the same way on every width; 8 rows give 8 independent chains.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private readonly void Block1<TR>(int i, int j) where TR : struct, IRowCount
         {
-            int rs = RowStride, ds = DepthStride, r = TR.Rows, ldb = Ldb;
+            int rs = RowStride, ds = DepthStride, r = TR.Rows;
             float* a = A + (long)i * rs;
             float* bp = Bt + j;
-            TVec e0 = TSimd.Zero, e1 = TSimd.Zero, e2 = TSimd.Zero, e3 = TSimd.Zero;
-            TVec o0 = TSimd.Zero, o1 = TSimd.Zero, o2 = TSimd.Zero, o3 = TSimd.Zero;
-            int p = 0;
-            for (; p + 2 <= K; p += 2)
+            TVec c0 = TSimd.Zero, c1 = TSimd.Zero, c2 = TSimd.Zero, c3 = TSimd.Zero;
+            TVec c4 = TSimd.Zero, c5 = TSimd.Zero, c6 = TSimd.Zero, c7 = TSimd.Zero;
+            for (int p = 0; p < K; p++)
             {
-                var b0 = TSimd.Load(bp);
-                var b1 = TSimd.Load(bp + ldb);
-                e0 = TSimd.MultiplyAdd(TSimd.Broadcast(a[0]), b0, e0);
-                o0 = TSimd.MultiplyAdd(TSimd.Broadcast(a[ds]), b1, o0);
-                if (r > 1) { e1 = TSimd.MultiplyAdd(TSimd.Broadcast(a[rs]), b0, e1); o1 = TSimd.MultiplyAdd(TSimd.Broadcast(a[rs + ds]), b1, o1); }
-                if (r > 2) { e2 = TSimd.MultiplyAdd(TSimd.Broadcast(a[2 * rs]), b0, e2); o2 = TSimd.MultiplyAdd(TSimd.Broadcast(a[2 * rs + ds]), b1, o2); }
-                if (r > 3) { e3 = TSimd.MultiplyAdd(TSimd.Broadcast(a[3 * rs]), b0, e3); o3 = TSimd.MultiplyAdd(TSimd.Broadcast(a[3 * rs + ds]), b1, o3); }
-                a += 2 * ds;
-                bp += 2 * ldb;
+                var b = TSimd.Load(bp);
+                c0 = TSimd.MultiplyAdd(TSimd.Broadcast(a[0]), b, c0);
+                if (r > 1) c1 = TSimd.MultiplyAdd(TSimd.Broadcast(a[rs]), b, c1);
+                if (r > 2) c2 = TSimd.MultiplyAdd(TSimd.Broadcast(a[2 * rs]), b, c2);
+                if (r > 3) c3 = TSimd.MultiplyAdd(TSimd.Broadcast(a[3 * rs]), b, c3);
+                if (r > 4) c4 = TSimd.MultiplyAdd(TSimd.Broadcast(a[4 * rs]), b, c4);
+                if (r > 5) c5 = TSimd.MultiplyAdd(TSimd.Broadcast(a[5 * rs]), b, c5);
+                if (r > 6) c6 = TSimd.MultiplyAdd(TSimd.Broadcast(a[6 * rs]), b, c6);
+                if (r > 7) c7 = TSimd.MultiplyAdd(TSimd.Broadcast(a[7 * rs]), b, c7);
+                a += ds;
+                bp += Ldb;
             }
-            if (p < K)
-            {
-                var b0 = TSimd.Load(bp);
-                e0 = TSimd.MultiplyAdd(TSimd.Broadcast(a[0]), b0, e0);
-                if (r > 1) e1 = TSimd.MultiplyAdd(TSimd.Broadcast(a[rs]), b0, e1);
-                if (r > 2) e2 = TSimd.MultiplyAdd(TSimd.Broadcast(a[2 * rs]), b0, e2);
-                if (r > 3) e3 = TSimd.MultiplyAdd(TSimd.Broadcast(a[3 * rs]), b0, e3);
-            }
-            Store(i, j, TSimd.Add(e0, o0));
-            if (r > 1) Store(i + 1, j, TSimd.Add(e1, o1));
-            if (r > 2) Store(i + 2, j, TSimd.Add(e2, o2));
-            if (r > 3) Store(i + 3, j, TSimd.Add(e3, o3));
+            Store(i, j, c0);
+            if (r > 1) Store(i + 1, j, c1);
+            if (r > 2) Store(i + 2, j, c2);
+            if (r > 3) Store(i + 3, j, c3);
+            if (r > 4) Store(i + 4, j, c4);
+            if (r > 5) Store(i + 5, j, c5);
+            if (r > 6) Store(i + 6, j, c6);
+            if (r > 7) Store(i + 7, j, c7);
         }
 
         /// <summary>C[i, j..] = alpha·acc + beta·C[i, j..] for the columns of the vector that are inside C (C not read when beta is 0).</summary>
