@@ -29,14 +29,7 @@ public class GemmTileTests(DeviceFixture devices)
         return data;
     }
 
-    public static TheoryData<Transpose, Transpose> Transposes()
-    {
-        var data = new TheoryData<Transpose, Transpose>();
-        foreach (var ta in Both)
-            foreach (var tb in Both)
-                data.Add(ta, tb);
-        return data;
-    }
+    public static TheoryData<Transpose, Transpose> Transposes() => GemmTests.Transposes();
 
 
     private delegate void Call(Device device, Transpose ta, Transpose tb, int m, int n, int k, float alpha,

@@ -18,7 +18,7 @@ public class KnnTests(DeviceFixture devices)
 
     // ----- references (float64) ---------------------------------------------------------------------------------
 
-    private static double[] SquaredL2(float[] q, float[] r, int m, int n, int dim)
+    internal static double[] SquaredL2(float[] q, float[] r, int m, int n, int dim)
     {
         var d = new double[m * n];
         for (int i = 0; i < m; i++)

@@ -177,23 +177,6 @@ public class KnnWarpTests(DeviceFixture devices)
 
     // ---- the squared norms in the distance GEMM's epilogue ----------------------------------------------------------
 
-    private static double[] SquaredL2(float[] q, float[] r, int m, int n, int dim)
-    {
-        var d = new double[m * n];
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
-            {
-                double s = 0;
-                for (int p = 0; p < dim; p++)
-                {
-                    double t = (double)q[i * dim + p] - r[j * dim + p];
-                    s += t * t;
-                }
-                d[i * n + j] = s;
-            }
-        return d;
-    }
-
     private delegate void DistanceCall(Device device, ArrayView<float> q, ArrayView<float> qn, int m, ArrayView<float> r,
         ArrayView<float> rn, int n, int dim, ArrayView<float> d);
 
@@ -241,7 +224,7 @@ public class KnnWarpTests(DeviceFixture devices)
             var q = Data.Uniform(m * dim, 7 * m + dim, 0f, 1f);
             var r = Data.Uniform(n * dim, 11 * n + dim, 0f, 1f);
             Array.Copy(q, r, dim); // reference 0 is query 0: a distance of 0 that rounding could push below 0
-            var expected = SquaredL2(q, r, m, n, dim);
+            var expected = KnnTests.SquaredL2(q, r, m, n, dim);
             var (fused, fusedLaunches) = Distances(device, Public(false), q, r, m, n, dim);
             var (unfused, unfusedLaunches) = Distances(device, Public(true), q, r, m, n, dim);
             string what = $"{spec} {m}x{n}x{dim}";
@@ -263,7 +246,7 @@ public class KnnWarpTests(DeviceFixture devices)
         var r = Data.Uniform(n * dim, 4, 0f, 1f);
         Array.Copy(q, r, dim);
         q[dim + 2] = float.NaN; // NaN stays NaN in row 1, as in the separate pass
-        var expected = SquaredL2(q, r, m, n, dim);
+        var expected = KnnTests.SquaredL2(q, r, m, n, dim);
         var calls = new List<(string, DistanceCall)> { ("kernel 2", Variant(null, 1, 0)) };
         foreach (var shape in Gemm.GeneratedTiles.Where(t => t.Threads <= device.MaxGroupSize))
         {

@@ -68,10 +68,18 @@ public static partial class Reduce
     /// </summary>
     internal static Candidate GroupRowArgmax(ArrayView<float> shared, ArrayView<float> x, long offset, int cols)
     {
+        var (best, bestIndex) = ScanRowArgmax(x, offset, cols, Group.IdxX, Group.DimX);
+        return GroupArgmax(shared, best, bestIndex);
+    }
+
+    /// <summary>The winner by <see cref="Beats"/> among columns <c>first, first + stride, …</c> of the row at
+    /// <paramref name="offset"/>: one thread's share of a group's or a warp's row argmax.</summary>
+    internal static (float Value, int Index) ScanRowArgmax(ArrayView<float> x, long offset, int cols, int first, int stride)
+    {
         // The sentinel loses to every real column: a real -inf ties on value and wins on its smaller index.
         float best = float.NegativeInfinity;
         int bestIndex = cols;
-        for (int c = Group.IdxX; c < cols; c += Group.DimX)
+        for (int c = first; c < cols; c += stride)
         {
             float v = x[offset + c];
             if (Beats(v, c, best, bestIndex))
@@ -80,7 +88,7 @@ public static partial class Reduce
                 bestIndex = c;
             }
         }
-        return GroupArgmax(shared, best, bestIndex);
+        return (best, bestIndex);
     }
 
     private static void KeepBetter(ArrayView<float> values, ArrayView<int> indices, int mine, int other)

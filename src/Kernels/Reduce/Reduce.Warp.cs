@@ -33,17 +33,7 @@ public static partial class Reduce
     /// the warp; lane <c>l</c> scans columns <c>l, l + warp, …</c>.</summary>
     internal static (float Value, int Index) WarpRowArgmax(ArrayView<float> x, long offset, int cols)
     {
-        float best = float.NegativeInfinity;
-        int bestIndex = cols;
-        for (int c = Warp.LaneIdx; c < cols; c += Warp.WarpSize)
-        {
-            float v = x[offset + c];
-            if (Beats(v, c, best, bestIndex))
-            {
-                best = v;
-                bestIndex = c;
-            }
-        }
+        var (best, bestIndex) = ScanRowArgmax(x, offset, cols, Warp.LaneIdx, Warp.WarpSize);
         for (int mask = Warp.WarpSize / 2; mask > 0; mask >>= 1)
         {
             float v = Warp.ShuffleXor(best, mask);
