@@ -98,11 +98,11 @@ internal readonly record struct HostBlocking(int KC, int NC, int MC, bool BInner
 public static partial class Gemm
 {
     // The host engine's GEMM, organised as in BLIS/GotoBLAS:
-    //   for each column block jc of NC columns of C
-    //     for each depth block pc of KC
+    //   for each depth block pc of KC
+    //     pack op(A)[.., pc..] into MR-tall strips (each strip: KC columns of MR contiguous floats), once
+    //     for each column block jc of NC columns of C
     //       pack op(B)[pc.., jc..] into NR-wide strips (each strip: KC rows of NR contiguous floats)
-    //       pack op(A)[.., pc..] into MR-tall strips (each strip: KC columns of MR contiguous floats)
-    //       for every MR×NR tile of C (in parallel): one micro-kernel call over the KC depth
+    //       for every MR×NR tile of the block: one micro-kernel call over the KC depth
     // Why this is fast: the micro-kernel keeps a 12×32 block of C in 24 AVX-512 registers and per depth step does
     // 24 FMAs for 2 vector loads and 12 broadcasts, all from packed, contiguous, cache-resident panels: an A strip
     // (12×256 floats, 12 KiB) stays in L1 while the tile loop walks the B block (256×512 floats, 512 KiB) in L2.
@@ -235,22 +235,28 @@ public static partial class Gemm
             float* bp = (t_packB ??= new HostScratch()).Get((long)((ncMax + nr - 1) / nr) * nr * kcMax);
             float* pa = (float*)_a, pb = (float*)_b;
 
-            for (int jc = j0; jc < j1; jc += blocking.NC)
+            // Depth blocks outer, column blocks inner: when all of this part's rows fit one A block (the usual case, MC
+            // is unbounded), op(A) is packed once per depth block rather than once per depth and column block (at
+            // 2048² with NC = 512 that packing, a transpose when A is not transposed, was done four times over).
+            // Every element of C still gets its depth blocks in order, so the result is the same either way.
+            bool oneABlock = mc >= rows;
+            for (int d = 0; d < depthBlocks; d++)
             {
-                int nc = Math.Min(blocking.NC, j1 - jc);
-                int nStrips = (nc + nr - 1) / nr;
-                for (int d = 0; d < depthBlocks; d++)
+                int pc = (int)((long)k * d / depthBlocks), kc = (int)((long)k * (d + 1) / depthBlocks) - pc;
+                float betaBlock = d == 0 ? beta : 1f; // later depth blocks add to what the first one wrote
+                for (int jc = j0; jc < j1; jc += blocking.NC)
                 {
-                    int pc = (int)((long)k * d / depthBlocks), kc = (int)((long)k * (d + 1) / depthBlocks) - pc;
-                    float betaBlock = d == 0 ? beta : 1f; // later depth blocks add to what the first one wrote
+                    int nc = Math.Min(blocking.NC, j1 - jc);
+                    int nStrips = (nc + nr - 1) / nr;
                     for (int s = 0; s < nStrips; s++)
                         PackB(transB, pb, n, k, pc, kc, jc + s * nr, Math.Min(nr, nc - s * nr), nr, bp + (long)s * nr * kc);
                     for (int ic = i0; ic < i1; ic += mc)
                     {
                         int mcHere = Math.Min(mc, i1 - ic);
                         int mStrips = (mcHere + mr - 1) / mr;
-                        for (int s = 0; s < mStrips; s++)
-                            PackA(transA, pa, m, k, ic + s * mr, Math.Min(mr, mcHere - s * mr), pc, kc, mr, ap + (long)s * mr * kc);
+                        if (!oneABlock || jc == j0)
+                            for (int s = 0; s < mStrips; s++)
+                                PackA(transA, pa, m, k, ic + s * mr, Math.Min(mr, mcHere - s * mr), pc, kc, mr, ap + (long)s * mr * kc);
                         if (blocking.BInner)
                         {
                             // Row strip outer, column strip inner: the A strip stays in L1 while the B block streams from L2.
