@@ -73,8 +73,8 @@ internal static class GemmBlockingTune
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"AVX2 6x16 micro-kernel, kc {kc}, L1-resident: {2.0 * 6 * 16 * kc / best / 1e9:F1} GFLOP/s on one core"));
     }
 
-    /// <summary>CPU time per call (all threads) and wall time per call, on 1 thread and on all: how much work the
-    /// parallel version adds (duplicated packing, spinning) apart from the machine's load. <c>GEMM_TUNE_NC=512,1024</c>
+    /// <summary>CPU time per call (all threads) and wall time per call (the best and the median of 10 batches), on 1 thread
+    /// and on all: how much work the parallel version adds (duplicated packing, spinning) apart from the machine's load. <c>GEMM_TUNE_NC=512,1024</c>
     /// adds rows with those B-block widths forced (KC 256), beside the derived blocking.</summary>
     public static void Threads(TextWriter output, string sizes)
     {
@@ -97,6 +97,7 @@ internal static class GemmBlockingTune
                 void Once() => GpuNet.Kernels.Gemm.RunHost(s.TransA, s.TransB, s.M, s.N, s.K, 1f, a.View, b.View, 0f, c.View, threads);
                 Once();
                 double bestCpu = double.MaxValue, bestWall = double.MaxValue;
+                var walls = new List<double>();
                 for (int r = 0; r < 10; r++)
                 {
                     var proc = System.Diagnostics.Process.GetCurrentProcess();
@@ -107,9 +108,11 @@ internal static class GemmBlockingTune
                     proc.Refresh();
                     bestCpu = Math.Min(bestCpu, (proc.TotalProcessorTime.TotalSeconds - cpu0) / reps);
                     bestWall = Math.Min(bestWall, sw.Elapsed.TotalSeconds / reps);
+                    walls.Add(sw.Elapsed.TotalSeconds / reps);
                 }
+                walls.Sort();
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{s,-18} {threads} threads: cpu {bestCpu * 1e3,9:F4} ms/call, wall {bestWall * 1e3,9:F4} ms/call ({2.0 * s.M * s.N * s.K / bestWall / 1e9:F1} GFLOP/s)"));
+                    $"{s,-18} {threads} threads: cpu {bestCpu * 1e3,9:F4} ms/call, wall {bestWall * 1e3,9:F4} ms/call ({2.0 * s.M * s.N * s.K / bestWall / 1e9:F1} GFLOP/s; median {2.0 * s.M * s.N * s.K / walls[walls.Count / 2] / 1e9:F1})"));
             }
             GpuNet.Kernels.Gemm.ForceBlocking = null;
         }
