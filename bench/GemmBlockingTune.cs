@@ -54,23 +54,35 @@ internal static class GemmBlockingTune
         }
     }
 
-    /// <summary>The AVX2 micro-kernel alone on L1-resident panels: the ceiling of the packed path on one core.</summary>
-    public static unsafe void Kernel(TextWriter output)
+    /// <summary>Each micro-kernel this processor runs (AVX-512 12x32, AVX2 6x16), alone on L1-resident panels: the
+    /// ceiling of the packed path on one core.</summary>
+    public static void Kernel(TextWriter output)
+    {
+        if (Avx512MicroKernel12x32.IsSupported) KernelAlone<Avx512MicroKernel12x32>(output, "AVX-512 12x32");
+        if (Avx2MicroKernel6x16.IsSupported) KernelAlone<Avx2MicroKernel6x16>(output, "AVX2 6x16");
+    }
+
+    private static unsafe void KernelAlone<TK>(TextWriter output, string name) where TK : struct, IGemmMicroKernel
     {
         const int kc = 256;
-        float* ap = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(6 * kc * 4, 64);
-        float* bp = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(16 * kc * 4, 64);
-        float* c = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(6 * 16 * 4, 64);
-        for (int i = 0; i < 6 * kc; i++) ap[i] = 0.001f * i;
-        for (int i = 0; i < 16 * kc; i++) bp[i] = 0.002f * i;
+        int mr = TK.MR, nr = TK.NR;
+        float* ap = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(mr * kc * 4), 64);
+        float* bp = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(nr * kc * 4), 64);
+        float* c = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(mr * nr * 4), 64);
+        for (int i = 0; i < mr * kc; i++) ap[i] = 0.001f * i;
+        for (int i = 0; i < nr * kc; i++) bp[i] = 0.002f * i;
         double best = double.MaxValue;
         for (int r = 0; r < 20; r++)
         {
             double t0 = ThreadCpuSeconds();
-            for (int i = 0; i < 2000; i++) Avx2MicroKernel6x16.Run(kc, ap, bp, c, 16, 1f, 0f);
+            for (int i = 0; i < 2000; i++) TK.Run(kc, ap, bp, c, nr, 1f, 0f);
             best = Math.Min(best, (ThreadCpuSeconds() - t0) / 2000);
         }
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"AVX2 6x16 micro-kernel, kc {kc}, L1-resident: {2.0 * 6 * 16 * kc / best / 1e9:F1} GFLOP/s on one core"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{name} micro-kernel, kc {kc}, L1-resident: {2.0 * mr * nr * kc / best / 1e9:F1} GFLOP/s on one core"));
+        System.Runtime.InteropServices.NativeMemory.AlignedFree(ap);
+        System.Runtime.InteropServices.NativeMemory.AlignedFree(bp);
+        System.Runtime.InteropServices.NativeMemory.AlignedFree(c);
     }
 
     /// <summary>CPU time per call (all threads) and wall time per call (the best and the median of 10 batches), on 1 thread

@@ -248,7 +248,13 @@ public static partial class Gemm
                 {
                     int nc = Math.Min(blocking.NC, j1 - jc);
                     int nStrips = (nc + nr - 1) / nr;
-                    for (int s = 0; s < nStrips; s++)
+                    int sFull = 0;
+                    if (!transB && nr % Vector256<float>.Count == 0 && Vector256.IsHardwareAccelerated)
+                    {
+                        sFull = nc / nr;
+                        PackBRows(pb, n, pc, kc, jc, sFull, nr, bp);
+                    }
+                    for (int s = sFull; s < nStrips; s++)
                         PackB(transB, pb, n, k, pc, kc, jc + s * nr, Math.Min(nr, nc - s * nr), nr, bp + (long)s * nr * kc);
                     for (int ic = i0; ic < i1; ic += mc)
                     {
@@ -369,6 +375,31 @@ public static partial class Gemm
         if (rows < mr)
             for (int p = 0; p < kc; p++)
                 new Span<float>(ap + p * mr + rows, mr - rows).Clear();
+    }
+
+    /// <summary>Packs depth [p0, p0+kc) × the <paramref name="strips"/> whole strips from column j0 of a B that is not
+    /// transposed (k×n), as <see cref="PackB"/> does strip by strip (bp[s·nr·kc + p·nr + j]), for nr a multiple of 8.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void PackBRows(float* b, int n, int p0, int kc, int j0, int strips, int nr, float* bp)
+    {
+        // Eight rows of the block at a time, strip by strip: the reads run along eight rows (streams the prefetcher
+        // follows), and each strip gets one contiguous run of 8·nr floats. Strip by strip over all kc rows instead, each
+        // row of a strip is a new cache line n floats away (a page away at n = 1024), which the prefetcher does not follow.
+        const int Rows = 8;
+        int w = Vector256<float>.Count;
+        long stripStride = (long)nr * kc;
+        for (int p = 0; p < kc; p += Rows)
+        {
+            int rows = Math.Min(Rows, kc - p);
+            float* src = b + (long)(p0 + p) * n + j0;
+            float* dst = bp + (long)p * nr;
+            for (int s = 0; s < strips; s++, src += nr, dst += stripStride)
+                for (int q = 0; q < rows; q++)
+                {
+                    float* from = src + (long)q * n, to = dst + q * nr;
+                    for (int j = 0; j < nr; j += w) Vector256.Store(Vector256.Load(from + j), to + j);
+                }
+        }
     }
 
     /// <summary>Packs depth [p0, p0+kc) × columns [j0, j0+cols) of op(B) as bp[p·nr + j]; columns past the edge are zero.</summary>
