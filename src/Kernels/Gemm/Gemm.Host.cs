@@ -408,20 +408,11 @@ public static partial class Gemm
     {
         if (!trans)
         {
-            // B is k×n, so op(B)[p, j] = b[p·n + j]: each depth step is a contiguous run of columns. A whole strip is copied
-            // with vector loads and stores (a Memmove call per 64 bytes would cost as much as the copy).
+            // B is k×n, so op(B)[p, j] = b[p·n + j]: each depth step is a contiguous run of columns. Whole strips go
+            // through PackBRows where AVX is available; this copies the edge strip, and every strip elsewhere.
             float* src = b + (long)p0 * n + j0;
-            if (cols == nr && nr % Vector256<float>.Count == 0 && Vector256.IsHardwareAccelerated)
-            {
-                for (int p = 0; p < kc; p++, src += n)
-                    for (int j = 0; j < nr; j += Vector256<float>.Count)
-                        Vector256.Store(Vector256.Load(src + j), bp + p * nr + j);
-            }
-            else
-            {
-                for (int p = 0; p < kc; p++, src += n)
-                    new ReadOnlySpan<float>(src, cols).CopyTo(new Span<float>(bp + p * nr, cols));
-            }
+            for (int p = 0; p < kc; p++, src += n)
+                new ReadOnlySpan<float>(src, cols).CopyTo(new Span<float>(bp + p * nr, cols));
         }
         else
         {
